@@ -1,0 +1,64 @@
+# The course's commands. `make help` lists them.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+PYTEST_FLAGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export SDL_AUDIODRIVER ?= dummy
+export PYDEVD_DISABLE_FILE_VALIDATION = 1
+
+.PHONY: help venv course test lint unit notebooks lab strip hooks lock docker-check clean distclean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): requirements.txt pyproject.toml scripts/setup_venv.sh
+	scripts/setup_venv.sh $(PYTHON) $(VENV)
+
+venv: $(STAMP)  ## create or refresh .venv with the pinned stack
+
+course: $(STAMP)  ## run every notebook headless; outputs, plots and videos go to build/
+	$(BIN)/python scripts/run_course.py $(NOTEBOOKS)
+
+test: $(STAMP)  ## ruff, unit tests, notebook hygiene, every notebook under nbval
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check utils tests scripts benchmarks
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 -v $(PYTEST_FLAGS)
+
+lint: $(STAMP)  ## ruff and hadolint only
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check utils tests scripts benchmarks
+	$(BIN)/hadolint Dockerfile
+
+unit: $(STAMP)  ## unit and hygiene tests only (fast)
+	$(BIN)/python -m pytest tests $(PYTEST_FLAGS)
+
+lab: $(STAMP)  ## JupyterLab on the course notebooks, with the course's Python
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+strip: $(STAMP)  ## remove outputs and execution counts from the notebooks
+	$(BIN)/python scripts/strip_notebooks.py $(NOTEBOOKS)
+
+hooks:  ## install a git pre-commit hook that refuses notebooks with outputs
+	printf '#!/bin/sh\nexec python3 %s/scripts/strip_notebooks.py --check $$(git diff --cached --name-only --diff-filter=ACM -- "*.ipynb")\n' "$$(pwd)" > .git/hooks/pre-commit
+	chmod +x .git/hooks/pre-commit
+	@echo "pre-commit hook installed: commits with notebook outputs are refused (fix: make strip)"
+
+lock:  ## regenerate the hashed requirements.txt from requirements.in
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --generate-hashes --allow-unsafe --strip-extras -o requirements.txt requirements.in
+
+docker-check: $(STAMP)  ## build the Docker image (buildah) and smoke-test it
+	scripts/docker_check.sh
+
+clean:  ## remove build outputs and caches (keeps .venv)
+	rm -rf build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './.venv*' -exec rm -rf {} +
+
+distclean: clean  ## also remove the virtual environment
+	rm -rf $(VENV)

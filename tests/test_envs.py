@@ -1,0 +1,59 @@
+"""Tests for utils.envs: loading by name with clear errors, rendering."""
+
+import numpy as np
+import pytest
+
+from utils import envs
+
+
+def test_load_env_gives_a_tf_agents_environment():
+    env = envs.load_env("CartPole-v1")
+    assert env.action_spec().maximum == 1
+    assert env.observation_spec().shape == (4,)
+
+
+def test_wrong_name_suggests_close_matches():
+    with pytest.raises(ValueError, match="Did you mean 'CartPole-v1'"):
+        envs.load_env("CartPol-v1")
+
+
+def test_unknown_name_without_match_still_explains():
+    with pytest.raises(ValueError, match="registered_env_ids"):
+        envs.load_env("TotallyMadeUp-v7")
+
+
+@pytest.mark.parametrize("bad", ["", None, 3])
+def test_non_string_names_are_rejected(bad):
+    with pytest.raises(ValueError, match="non-empty string"):
+        envs.load_env(bad)
+
+
+def test_registered_ids_include_cartpole():
+    ids = envs.registered_env_ids()
+    assert "CartPole-v0" in ids and "CartPole-v1" in ids
+
+
+def test_render_frame_headless_for_py_and_tf_envs():
+    from tf_agents.environments import tf_py_environment
+
+    env = envs.load_env("CartPole-v1")
+    env.reset()
+    frame = envs.render_frame(env)
+    assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8 and frame.std() > 0
+    tf_env = tf_py_environment.TFPyEnvironment(envs.load_env("CartPole-v1"))
+    tf_env.reset()
+    assert envs.render_frame(tf_env).shape == (400, 600, 3)
+
+
+def test_render_frame_none_is_a_clear_error():
+    class Blank:
+        def render(self):
+            return None
+
+    with pytest.raises(RuntimeError, match="no frame"):
+        envs.render_frame(Blank())
+
+
+def test_show_frame_returns_a_png_display_object():
+    img = envs.show_frame(np.zeros((4, 6, 3), dtype=np.uint8))
+    assert img.format == "png" and img.data[:4] == b"\x89PNG"

@@ -1,0 +1,110 @@
+"""Tests for utils.evaluation on a scripted environment with known returns."""
+
+import numpy as np
+import pytest
+from scripted_env import ScriptedEnv
+from tf_agents.environments import batched_py_environment, tf_py_environment
+from tf_agents.policies import random_py_policy, random_tf_policy
+
+from utils import evaluation
+
+
+def py_random(env):
+    return random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=0)
+
+
+def tf_random(env):
+    return random_tf_policy.RandomTFPolicy(env.time_step_spec(), env.action_spec())
+
+
+def test_exact_returns_on_a_python_env():
+    env = ScriptedEnv(lengths=(3, 5, 7))
+    result = evaluation.evaluate(env, py_random(env), num_episodes=6)
+    assert result.returns == [3, 5, 7, 3, 5, 7]
+    assert result.mean == pytest.approx(5.0) and result.complete and result.episodes == 6
+
+
+def test_average_return_with_a_tf_policy_on_a_python_env():
+    env = ScriptedEnv(lengths=(4,))
+    tf_env = tf_py_environment.TFPyEnvironment(ScriptedEnv(lengths=(4,)))
+    assert evaluation.average_return(env, tf_random(tf_env), 3) == pytest.approx(4.0)
+
+
+def test_exact_returns_on_a_tf_env():
+    tf_env = tf_py_environment.TFPyEnvironment(ScriptedEnv(lengths=(2, 6)))
+    result = evaluation.evaluate(tf_env, tf_random(tf_env), num_episodes=4)
+    assert sorted(result.returns) == [2, 2, 6, 6]
+
+
+def test_batched_env_runs_a_fixed_share_per_copy():
+    # Copy 0 has short episodes, copy 1 long ones: stopping at the first N finished
+    # episodes would over-count the short ones; fixed shares keep the mean unbiased.
+    envs = [ScriptedEnv(lengths=(2,)), ScriptedEnv(lengths=(10,))]
+    batched = batched_py_environment.BatchedPyEnvironment(envs, multithreading=False)
+    tf_env = tf_py_environment.TFPyEnvironment(ScriptedEnv(lengths=(2,)))
+    result = evaluation.evaluate(batched, tf_random(tf_env), num_episodes=6)
+    assert sorted(result.returns) == [2, 2, 2, 10, 10, 10]
+    assert result.mean == pytest.approx(6.0)
+
+
+def test_uneven_shares():
+    assert list(evaluation._episode_shares(7, 3)) == [3, 2, 2]
+    assert list(evaluation._episode_shares(2, 4)) == [1, 1, 0, 0]
+
+
+def test_early_stop_when_target_out_of_reach():
+    env = ScriptedEnv(lengths=(1,))
+    result = evaluation.evaluate(env, py_random(env), 100, target=9.0, max_episode_return=10.0)
+    assert not result.complete
+    # After k episodes of return 1: (k + (100 - k) * 10) / 100 < 9  <=>  k > 11.1
+    assert result.episodes == 12
+    assert "stopped early" in str(result)
+
+
+def test_no_early_stop_when_target_reachable():
+    env = ScriptedEnv(lengths=(10,))
+    result = evaluation.evaluate(env, py_random(env), 20, target=9.0, max_episode_return=10.0)
+    assert result.complete and result.mean == 10.0
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, None])
+def test_bad_episode_counts_are_clear_errors(bad):
+    env = ScriptedEnv()
+    with pytest.raises(ValueError, match="num_episodes must be a whole number >= 1"):
+        evaluation.evaluate(env, py_random(env), bad)
+
+
+def test_target_needs_max_return():
+    env = ScriptedEnv()
+    with pytest.raises(ValueError, match="both target and max_episode_return"):
+        evaluation.evaluate(env, py_random(env), 3, target=1.0)
+
+
+def test_gym_env_gets_a_hint():
+    import gym
+
+    env = gym.make("CartPole-v1")
+    with pytest.raises(TypeError, match=r"suite_gym\.load"):
+        evaluation.evaluate(env, None, 1)
+
+
+def test_tf_env_needs_tf_policy():
+    tf_env = tf_py_environment.TFPyEnvironment(ScriptedEnv())
+    with pytest.raises(TypeError, match="TensorFlow policy"):
+        evaluation.evaluate(tf_env, py_random(ScriptedEnv()), 1)
+
+
+def test_never_ending_env_is_reported():
+    env = ScriptedEnv(lengths=(10**9,))
+    with pytest.raises(RuntimeError, match="without finishing"):
+        evaluation.evaluate(env, py_random(env), 1, max_steps=50)
+
+
+def test_random_cartpole_baseline_is_about_22():
+    from utils.envs import load_env
+
+    env = load_env("CartPole-v1")
+    env.seed(0)
+    mean = evaluation.average_return(env, py_random(env), 100)
+    assert 18 <= mean <= 27
+    assert np.isfinite(mean)

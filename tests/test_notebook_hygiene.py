@@ -1,0 +1,125 @@
+"""Notebooks are committed clean and follow the course skeleton."""
+
+import ast
+import inspect
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import strip_notebooks  # noqa: E402
+
+import utils  # noqa: E402
+from utils import exercises  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+
+
+def cells(path):
+    return nbformat.read(path, as_version=4).cells
+
+
+def test_there_are_notebooks_numbered_from_00_without_gaps():
+    numbers = [int(NAME.match(p.name).group(1)) for p in NOTEBOOKS if NAME.match(p.name)]
+    assert len(numbers) == len(NOTEBOOKS), "names must look like NN_short_name.ipynb"
+    assert numbers == list(range(len(numbers)))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs_or_counts(path):
+    text = path.read_text(encoding="utf-8")
+    assert '"output_type"' not in text, f"{path.name} has outputs: run `make strip`"
+    assert strip_notebooks.dumps(strip_notebooks.strip(json.loads(text))) == text, (
+        f"{path.name} is not stripped/normalised: run `make strip`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_valid_nbformat_and_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_skeleton(path):
+    cs = cells(path)
+    number = path.name[:2]
+    assert cs[0].cell_type == "markdown" and cs[0].source.startswith(f"# {number} — ")
+    markdown = "\n".join(c.source for c in cs if c.cell_type == "markdown")
+    for heading in (
+        "**What you will learn**",
+        "**Time:**",
+        "## Summary",
+        "## Exercises",
+        "## Next steps",
+        "### Check",
+    ):
+        assert heading in markdown, f"{path.name} lacks {heading!r}"
+    code = [c.source for c in cs if c.cell_type == "code"]
+    setup = next(i for i, src in enumerate(code) if "runtime.setup(" in src)
+    first_tf = next((i for i, src in enumerate(code) if "import tensorflow" in src), setup)
+    assert setup <= first_tf, "runtime.setup() must run before TensorFlow is imported"
+    assert code[setup].index("runtime.setup(") < code[setup].find("import tensorflow") or (
+        "import tensorflow" not in code[setup]
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_check_cells_assert_something(path):
+    cs = cells(path)
+    for i, cell in enumerate(cs):
+        if cell.cell_type == "markdown" and "### Check" in cell.source:
+            following = next(c for c in cs[i + 1 :] if c.cell_type == "code")
+            assert "assert" in following.source, f"{path.name}: check cell without assert"
+
+
+def _utils_function_names():
+    names = set()
+    for module_path in (ROOT / "utils").glob("*.py"):
+        tree = ast.parse(module_path.read_text())
+        names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return names - {f.__name__ for f in exercises.SOLUTIONS.values()}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_helpers_are_imported_not_pasted(path):
+    helpers = _utils_function_names() | {"compute_avg_return", "embed_mp4"}
+    for cell in cells(path):
+        if cell.cell_type != "code":
+            continue
+        defined = {
+            n.name for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.FunctionDef)
+        }
+        pasted = defined & helpers
+        assert not pasted, f"{path.name} defines {pasted}: import them from utils instead"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_machine_paths(path):
+    text = path.read_text(encoding="utf-8")
+    for pattern in ("/home/", "/root/", "/work/", "C:\\\\"):
+        assert pattern not in text, f"{path.name} mentions a machine path ({pattern})"
+
+
+def test_gitattributes_keeps_notebooks_lf():
+    assert "*.ipynb text eol=lf" in (ROOT / ".gitattributes").read_text()
+
+
+def test_utils_import_does_not_import_tensorflow():
+    # The setup cell must be able to configure TensorFlow before it is loaded.
+    import subprocess
+
+    code = (
+        "import sys, utils.runtime, utils.report, utils.paths; print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr
+    assert inspect.getdoc(utils)

@@ -1,0 +1,49 @@
+"""Tests for utils.plots."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from utils import plots
+
+
+def test_moving_average_is_trailing_and_same_length():
+    got = plots.moving_average([0, 2, 4, 6], window=2)
+    np.testing.assert_allclose(got, [0, 1, 3, 5])
+
+
+def test_moving_average_window_one_is_identity():
+    np.testing.assert_allclose(plots.moving_average([3, 1, 2], 1), [3, 1, 2])
+
+
+def test_moving_average_rejects_bad_window():
+    with pytest.raises(ValueError, match="window"):
+        plots.moving_average([1, 2], 0)
+
+
+def test_learning_curve_saves_a_png(tmp_path):
+    path = tmp_path / "curve.png"
+    fig = plots.plot_learning_curve(
+        [0, 1, 2], [10, 20, 30], window=2, target=25, losses=([0, 1, 2], [1, 2, 3]), path=path
+    )
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert len(fig.axes) == 2
+
+
+def test_learning_curve_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.plot_learning_curve([0, 1], [1])
+
+
+def test_learning_curve_rejects_empty():
+    with pytest.raises(ValueError, match="Nothing to plot"):
+        plots.plot_learning_curve([], [])
+
+
+def test_loop_diagram_draws():
+    fig = plots.draw_agent_environment_loop()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("Agent" in t for t in texts) and any("reward" in t for t in texts)

@@ -1,0 +1,35 @@
+"""Tests for utils.report and utils.paths."""
+
+import json
+
+from utils import paths, report
+
+
+def test_headline_prints_and_records(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "r.json"
+    monkeypatch.setenv(report.RESULTS_ENV, str(target))
+    report.headline("Baseline", 21.4)
+    report.headline("Baseline", 22.0)  # same label: replaced, not duplicated
+    report.headline("Other", "x")
+    assert "Baseline: 21.4" in capsys.readouterr().out
+    assert json.loads(target.read_text()) == [
+        {"label": "Baseline", "value": "22.0"},
+        {"label": "Other", "value": "x"},
+    ]
+
+
+def test_headline_without_make_course_only_prints(monkeypatch, capsys):
+    monkeypatch.delenv(report.RESULTS_ENV, raising=False)
+    report.headline("A", 1)
+    assert capsys.readouterr().out == "A: 1\n"
+
+
+def test_build_dir_is_created_under_the_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "b"))
+    got = paths.build_dir("videos", "02")
+    assert got == tmp_path / "b" / "videos" / "02" and got.is_dir()
+
+
+def test_build_dir_defaults_to_the_repository(monkeypatch):
+    monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
+    assert paths.build_dir() == paths.REPO_ROOT / "build"

@@ -1,0 +1,138 @@
+"""Average return of a policy, for Python and TensorFlow environments.
+
+Taught in notebook 01 (the random-policy baseline) and used by every notebook after it.
+Works with a single environment or a batch of them (``BatchedPyEnvironment``,
+``TFPyEnvironment`` with ``batch_size > 1``): each copy of the environment runs a fixed
+share of the episodes, so the average is not biased towards short episodes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class EvalResult:
+    """Outcome of :func:`evaluate`: returns of the finished episodes and their mean."""
+
+    mean: float
+    returns: list[float] = field(default_factory=list)
+    episodes: int = 0
+    complete: bool = True
+
+    def __str__(self) -> str:
+        status = "" if self.complete else " (stopped early: target out of reach)"
+        return f"average return {self.mean:.1f} over {self.episodes} episodes{status}"
+
+
+def _episode_shares(num_episodes: int, batch_size: int) -> np.ndarray:
+    """How many episodes each copy of a batched environment must finish."""
+    shares = np.full(batch_size, num_episodes // batch_size)
+    shares[: num_episodes % batch_size] += 1
+    return shares
+
+
+def _make_step(env, policy):
+    """Return ``(reset, step, batch_size)`` functions that speak numpy for any env/policy pair."""
+    from tf_agents.environments import py_environment, tf_environment
+    from tf_agents.policies import py_policy, py_tf_eager_policy, tf_policy
+
+    if isinstance(env, tf_environment.TFEnvironment):
+        if not isinstance(policy, tf_policy.TFPolicy):
+            raise TypeError(
+                "A TensorFlow environment needs a TensorFlow policy (e.g. agent.policy or "
+                f"RandomTFPolicy); got {type(policy).__name__}."
+            )
+
+        def step(time_step):
+            return env.step(policy.action(time_step).action)
+
+        return env.reset, step, int(env.batch_size or 1)
+
+    if isinstance(env, py_environment.PyEnvironment):
+        batched = bool(env.batched)
+        batch_size = int(env.batch_size or 1) if batched else 1
+        if isinstance(policy, tf_policy.TFPolicy):
+            policy = py_tf_eager_policy.PyTFEagerPolicy(
+                policy, use_tf_function=True, batch_time_steps=not batched
+            )
+        elif not isinstance(policy, py_policy.PyPolicy):
+            raise TypeError(
+                "policy must be a TF-Agents policy (TFPolicy or PyPolicy), "
+                f"got {type(policy).__name__}."
+            )
+
+        def step(time_step):
+            action = policy.action(time_step).action
+            # A TF policy on a batched Python environment hands back tensors.
+            return env.step(np.asarray(action))
+
+        return env.reset, step, batch_size
+
+    hint = ""
+    if hasattr(env, "observation_space"):
+        hint = " It looks like a Gym environment: load it with suite_gym.load(name) instead."
+    raise TypeError(
+        f"env must be a TF-Agents PyEnvironment or TFEnvironment, got {type(env).__name__}.{hint}"
+    )
+
+
+def evaluate(
+    env,
+    policy,
+    num_episodes: int,
+    *,
+    target: float | None = None,
+    max_episode_return: float | None = None,
+    max_steps: int = 10_000_000,
+) -> EvalResult:
+    """Run ``num_episodes`` episodes of ``policy`` in ``env`` and return their returns and mean.
+
+    With ``target`` and ``max_episode_return`` (e.g. 475 and 500 on CartPole-v1) it stops as
+    soon as even perfect remaining episodes could not lift the mean to ``target``; the result
+    then has ``complete=False`` and its mean covers only the finished episodes.
+    """
+    if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
+        raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
+    if (target is None) != (max_episode_return is None):
+        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
+
+    reset, step, batch_size = _make_step(env, policy)
+    shares = _episode_shares(int(num_episodes), batch_size)
+    finished = np.zeros(batch_size, dtype=int)
+    running = np.zeros(batch_size)
+    returns: list[float] = []
+
+    time_step = reset()
+    for _ in range(max_steps):
+        if np.all(finished >= shares):
+            break
+        time_step = step(time_step)
+        rewards = np.asarray(time_step.reward, dtype=float).reshape(batch_size)
+        is_last = np.asarray(time_step.is_last()).reshape(batch_size)
+        active = finished < shares
+        running += np.where(active, rewards, 0.0)
+        for i in np.flatnonzero(is_last & active):
+            returns.append(float(running[i]))
+            finished[i] += 1
+            running[i] = 0.0
+        if target is not None and returns:
+            best_possible = sum(returns) + (num_episodes - len(returns)) * max_episode_return
+            if best_possible / num_episodes < target:
+                return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)
+    else:
+        raise RuntimeError(
+            f"Evaluation ran {max_steps} steps without finishing {num_episodes} episodes. "
+            "Does the environment ever end an episode? Add a step limit (e.g. "
+            "suite_gym.load(name, max_episode_steps=...)) or raise max_steps."
+        )
+    mean = float(np.mean(returns)) if returns else math.nan
+    return EvalResult(mean, returns, len(returns), complete=True)
+
+
+def average_return(env, policy, num_episodes: int = 10) -> float:
+    """Mean undiscounted return of ``policy`` over ``num_episodes`` episodes of ``env``."""
+    return evaluate(env, policy, num_episodes).mean

@@ -1,0 +1,94 @@
+"""Reference solutions to the notebook exercises, and a checker for your own answers.
+
+In a notebook, write your answer in the exercise cell, then run
+``exercises.check("01.lean_policy", lean_policy)``. The tests run every reference solution
+through the same checker, so a solution that stops working fails the test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+# --- reference solutions ---------------------------------------------------------------
+
+
+def random_episode_return(env, seed: int = 0) -> float:
+    """Notebook 00: play one episode of a Gym env with random actions; return its total reward."""
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    total, done = 0.0, False
+    while not done:
+        _, reward, done, _ = env.step(env.action_space.sample())
+        total += reward
+    return total
+
+
+def lean_policy(observation) -> int:
+    """Notebook 01: push the cart the way the pole is falling (angle plus angular velocity)."""
+    _, _, angle, angular_velocity = np.asarray(observation, dtype=float)
+    return int(angle + 0.5 * angular_velocity > 0)
+
+
+SOLUTIONS: dict[str, Callable] = {
+    "00.random_episode_return": random_episode_return,
+    "01.lean_policy": lean_policy,
+}
+
+# --- checks ----------------------------------------------------------------------------
+
+
+def _gym_episode(env, policy: Callable, seed: int) -> float:
+    observation = env.reset(seed=seed)
+    total, done = 0.0, False
+    while not done:
+        observation, reward, done, _ = env.step(policy(observation))
+        total += reward
+    return total
+
+
+def _check_random_episode_return(func: Callable) -> str:
+    import gym
+
+    env = gym.make("CartPole-v1")
+    returns = [float(func(env, seed=s)) for s in range(20)]
+    if not all(8 <= r <= 500 for r in returns):
+        raise AssertionError(f"CartPole-v1 returns lie between 8 and 500; got {returns}.")
+    if len(set(returns)) == 1:
+        raise AssertionError("Every episode returned the same total: are the actions random?")
+    return f"mean return of 20 random episodes: {np.mean(returns):.1f}"
+
+
+def _check_lean_policy(func: Callable) -> str:
+    import gym
+
+    env = gym.make("CartPole-v1")
+    returns = [_gym_episode(env, func, seed=s) for s in range(20)]
+    mean = float(np.mean(returns))
+    if mean < 100:
+        raise AssertionError(
+            f"Average return {mean:.1f} over 20 episodes; aim for at least 100. "
+            "Hint: the angular velocity tells you where the pole is about to fall."
+        )
+    return f"average return over 20 episodes: {mean:.1f}"
+
+
+CHECKS: dict[str, Callable[[Callable], str]] = {
+    "00.random_episode_return": _check_random_episode_return,
+    "01.lean_policy": _check_lean_policy,
+}
+
+
+def check(name: str, func: Callable) -> str:
+    """Check your answer to exercise ``name``; prints and returns what was measured."""
+    if name not in CHECKS:
+        raise KeyError(f"No exercise called {name!r}; known: {', '.join(sorted(CHECKS))}.")
+    try:
+        message = CHECKS[name](func)
+    except NotImplementedError:
+        raise NotImplementedError(
+            f"Exercise {name} is still the stub: write your answer in the cell above first."
+        ) from None
+    print(f"{name}: passed ({message})")
+    return message

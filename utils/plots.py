@@ -1,0 +1,99 @@
+"""Learning curves with a moving average.
+
+Taught in notebook 02.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start), same length as input."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1; got {window}.")
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return values
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, values.size + 1)
+    start = np.maximum(idx - window, 0)
+    return (sums[idx] - sums[start]) / (idx - start)
+
+
+def plot_learning_curve(
+    steps: Sequence[float],
+    returns: Sequence[float],
+    *,
+    window: int = 5,
+    target: float | None = None,
+    losses: tuple[Sequence[float], Sequence[float]] | None = None,
+    xlabel: str = "environment steps",
+    title: str = "Learning curve",
+    path: str | Path | None = None,
+):
+    """Plot returns (points), their moving average (line) and, optionally, the loss below."""
+    import matplotlib.pyplot as plt
+
+    if len(steps) != len(returns):
+        raise ValueError(f"steps and returns differ in length ({len(steps)} vs {len(returns)}).")
+    if len(returns) == 0:
+        raise ValueError("Nothing to plot: no evaluations were recorded.")
+    rows = 2 if losses is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 3.2 * rows), sharex=True, squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(steps, returns, "o", alpha=0.4, label="evaluation")
+    ax.plot(steps, moving_average(returns, window), "-", lw=2, label=f"moving average ({window})")
+    if target is not None:
+        ax.axhline(target, color="green", ls="--", lw=1, label=f"target {target:g}")
+    ax.set_ylabel("average return")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    if losses is not None:
+        loss_steps, loss_values = losses
+        lax = axes[1, 0]
+        lax.plot(loss_steps, loss_values, lw=1, color="tab:red")
+        lax.set_yscale("log")
+        lax.set_ylabel("TD loss (log scale)")
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def draw_agent_environment_loop():
+    """Draw the agent-environment loop: action out, observation and reward back (notebook 00)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+    boxes = {
+        "Agent\n(policy π)": (0.5, "tab:blue"),
+        "Environment\n(e.g. CartPole)": (6.5, "tab:green"),
+    }
+    for label, (x, color) in boxes.items():
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, 1.2), 3, 1.6, boxstyle="round,pad=0.1", fc=color, alpha=0.25, ec=color
+            )
+        )
+        ax.text(x + 1.5, 2.0, label, ha="center", va="center", fontsize=12)
+    arrows = [
+        ((3.6, 2.6), (6.4, 2.6), "action  aₜ", 2.85),
+        ((6.4, 1.8), (3.6, 1.8), "observation  sₜ₊₁", 2.05),
+        ((6.4, 1.35), (3.6, 1.35), "reward  rₜ₊₁", 0.95),
+    ]
+    for start, end, text, y in arrows:
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=18, lw=1.5))
+        ax.text(5.0, y, text, ha="center", va="center", fontsize=10)
+    ax.set_title("One step of the loop, repeated until the episode ends")
+    fig.tight_layout()
+    return fig

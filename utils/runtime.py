@@ -1,0 +1,166 @@
+"""Runtime setup: quiet TensorFlow logs, headless rendering, installed versions and devices.
+
+Taught in notebook 00; every notebook calls :func:`setup` in its setup cell, before it
+imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+DISPLAY_MODES = ("auto", "xvfb", "dummy", "existing")
+
+# The virtual display started by setup_display(), kept so a second call reuses it.
+_virtual_display = None
+_display_choice: str | None = None
+
+
+@dataclass(frozen=True)
+class DisplayChoice:
+    """What :func:`setup_display` chose and why."""
+
+    mode: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"rendering: {self.mode} ({self.detail})"
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def xvfb_available() -> bool:
+    """True when an ``Xvfb`` binary is on the PATH."""
+    return shutil.which("Xvfb") is not None
+
+
+def _use_sdl_dummy() -> None:
+    # pygame (gym's CartPole renderer) opens a display even for rgb_array frames; SDL's
+    # dummy drivers let it draw off-screen with no X server at all.
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ["SDL_AUDIODRIVER"] = "dummy"
+
+
+def setup_display(mode: str = "auto") -> DisplayChoice:
+    """Make rendering work headless; safe to call more than once.
+
+    ``auto``: keep an existing X display, else start a virtual one when ``Xvfb`` is installed,
+    else use SDL's dummy video driver. ``xvfb`` insists on a virtual display, ``dummy`` on the
+    dummy driver, ``existing`` on the display named by ``$DISPLAY``.
+    """
+    global _virtual_display, _display_choice
+    if mode not in DISPLAY_MODES:
+        raise ValueError(f"mode must be one of {', '.join(DISPLAY_MODES)}; got {mode!r}.")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+    if _virtual_display is not None and mode in ("auto", "xvfb"):
+        return DisplayChoice("xvfb", f"virtual display {os.environ.get('DISPLAY')} already running")
+
+    if mode == "existing" or (mode == "auto" and os.environ.get("DISPLAY")):
+        if not os.environ.get("DISPLAY"):
+            raise RuntimeError(
+                "No X display: $DISPLAY is not set. Use setup_display('auto') to render "
+                "headless instead."
+            )
+        return DisplayChoice("existing", f"X display {os.environ['DISPLAY']}")
+
+    if mode == "xvfb" or (mode == "auto" and xvfb_available()):
+        if not xvfb_available():
+            raise RuntimeError(
+                "Xvfb is not installed, so no virtual display can be started. Install it "
+                "(Debian/Ubuntu: sudo apt-get install xvfb) or call setup_display('dummy') to "
+                "render with SDL's dummy driver, which needs no display."
+            )
+        from pyvirtualdisplay import Display
+
+        _virtual_display = Display(visible=False, size=(1400, 900))
+        _virtual_display.start()
+        os.environ.pop("SDL_VIDEODRIVER", None)
+        return DisplayChoice("xvfb", f"virtual display {os.environ.get('DISPLAY')} via Xvfb")
+
+    _use_sdl_dummy()
+    return DisplayChoice("dummy", "no X display and no Xvfb: SDL draws off-screen")
+
+
+def stop_display() -> None:
+    """Stop the virtual display started by :func:`setup_display`, if any."""
+    global _virtual_display
+    if _virtual_display is not None:
+        _virtual_display.stop()
+        _virtual_display = None
+
+
+def quiet_tensorflow() -> bool:
+    """Silence TensorFlow's C++ log lines; returns False if TensorFlow was already imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return "tensorflow" in sys.modules
+
+
+def setup(display: str = "auto") -> DisplayChoice:
+    """The one call in every notebook's setup cell: quiet logs and headless rendering."""
+    late = quiet_tensorflow()
+    choice = setup_display(display)
+    print(choice)
+    if late:
+        print("note: TensorFlow was imported before setup(); its C++ log lines stay on.")
+    return choice
+
+
+def package_version(name: str) -> str | None:
+    """Installed version of a distribution, or None if it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the course's main packages ('not installed' when absent)."""
+    names = {
+        "tensorflow": "tensorflow",
+        "tf-agents": "tf-agents",
+        "reverb": "dm-reverb",
+        "gym": "gym",
+        "tensorflow-probability": "tensorflow-probability",
+        "numpy": "numpy",
+        "imageio-ffmpeg": "imageio-ffmpeg",
+    }
+    found = {"python": platform.python_version()}
+    for label, dist in names.items():
+        found[label] = package_version(dist) or "not installed"
+    if found["tensorflow"] == "not installed":
+        # Hosted runtimes sometimes ship TensorFlow under another distribution name.
+        found["tensorflow"] = package_version("tensorflow-cpu") or "not installed"
+    return found
+
+
+def reverb_available() -> bool:
+    """True when Reverb can be imported in this environment."""
+    try:
+        import reverb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def device_report() -> dict[str, object]:
+    """Devices TensorFlow sees, and where a small matrix product actually ran."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    cpus = tf.config.list_physical_devices("CPU")
+    a = tf.random.uniform((256, 256))
+    product = tf.matmul(a, a)
+    return {
+        "cpus": [d.name for d in cpus],
+        "gpus": [d.name for d in gpus],
+        "matmul_ran_on": product.device,
+        "built_with_cuda": tf.test.is_built_with_cuda(),
+    }

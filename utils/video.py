@@ -1,0 +1,159 @@
+"""Episodes to frames, frames to MP4 and GIF, and showing them inline.
+
+Taught in notebook 02; notebook 03 builds episode recorders on top of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_FPS = 30
+
+
+def _check_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    frames = [np.asarray(f) for f in frames]
+    if not frames:
+        raise ValueError("No frames to write: record at least one step of an episode first.")
+    shape = frames[0].shape
+    if len(shape) != 3 or shape[2] != 3:
+        raise ValueError(f"Frames must be height x width x 3 RGB arrays; got shape {shape}.")
+    if any(f.shape != shape for f in frames):
+        raise ValueError("All frames must have the same size.")
+    return [f.astype(np.uint8) for f in frames]
+
+
+def _check_fps(fps: float | None) -> float:
+    if fps is None:
+        return DEFAULT_FPS
+    if not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"fps must be a positive number; got {fps!r}.")
+    return float(fps)
+
+
+def _pad_even(frame: np.ndarray) -> np.ndarray:
+    """H.264 needs even width and height: pad by one edge pixel where needed."""
+    h, w = frame.shape[:2]
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary imageio uses, or a clear error saying how to get one."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as err:
+        raise RuntimeError(
+            "No ffmpeg found for writing MP4 video. Install it with `pip install imageio-ffmpeg` "
+            "(it ships its own ffmpeg binary) or your system's ffmpeg package; GIFs need no ffmpeg."
+        ) from err
+
+
+def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float | None = None) -> Path:
+    """Write frames to an H.264 MP4 (no resizing) and return its path."""
+    import imageio
+
+    frames = _check_frames(frames)
+    fps = _check_fps(fps)
+    ffmpeg_exe()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # macro_block_size=1 keeps the frame size as it is (the default would resize 600 to 608).
+    with imageio.get_writer(
+        path,
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        macro_block_size=1,
+        pixelformat="yuv420p",
+        ffmpeg_log_level="error",
+    ) as writer:
+        for frame in frames:
+            writer.append_data(_pad_even(frame))
+    return path
+
+
+def write_gif(
+    frames: Sequence[np.ndarray],
+    path: str | Path,
+    fps: float | None = None,
+    scale: float = 0.5,
+    every: int = 2,
+) -> Path:
+    """Write frames to a looping GIF, downscaled and thinned to keep the file small."""
+    import imageio
+    import PIL.Image
+
+    frames = _check_frames(frames)
+    fps = _check_fps(fps)
+    if every < 1 or not 0 < scale <= 1:
+        raise ValueError("every must be >= 1 and scale in (0, 1].")
+    kept = frames[::every]
+    if scale != 1:
+        h, w = kept[0].shape[:2]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        kept = [np.asarray(PIL.Image.fromarray(f).resize(size, PIL.Image.BILINEAR)) for f in kept]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimsave(path, kept, format="GIF", duration=1000 * every / fps, loop=0)
+    return path
+
+
+def record_episode(env, policy, max_steps: int = 1000) -> tuple[list[np.ndarray], float]:
+    """Play one episode of ``policy`` in a Python environment; return its frames and return."""
+    from tf_agents.policies import py_tf_eager_policy, tf_policy
+
+    from utils.envs import render_frame
+
+    if isinstance(policy, tf_policy.TFPolicy):
+        policy = py_tf_eager_policy.PyTFEagerPolicy(policy, use_tf_function=True)
+    time_step = env.reset()
+    frames = [render_frame(env)]
+    total = 0.0
+    for _ in range(max_steps):
+        if time_step.is_last():
+            break
+        time_step = env.step(policy.action(time_step).action)
+        total += float(np.asarray(time_step.reward))
+        frames.append(render_frame(env))
+    return frames, total
+
+
+def side_by_side(
+    left: Sequence[np.ndarray], right: Sequence[np.ndarray], gap: int = 8
+) -> list[np.ndarray]:
+    """Join two episodes frame by frame; the shorter one holds its last frame."""
+    left, right = _check_frames(left), _check_frames(right)
+    n = max(len(left), len(right))
+    h = max(left[0].shape[0], right[0].shape[0])
+
+    def at(frames, i):
+        f = frames[min(i, len(frames) - 1)]
+        return np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0)), constant_values=255)
+
+    spacer = np.full((h, gap, 3), 255, dtype=np.uint8)
+    return [np.concatenate([at(left, i), spacer, at(right, i)], axis=1) for i in range(n)]
+
+
+def show_video(path: str | Path, width: int = 600):
+    """Embed an MP4 in the notebook (IPython's own Video object, data embedded)."""
+    from IPython.display import Video, display
+
+    video = Video(
+        str(path), embed=True, width=width, html_attributes="controls loop autoplay muted"
+    )
+    display(video)
+    return video
+
+
+def show_gif(path: str | Path, width: int | None = None):
+    """Embed a GIF in the notebook."""
+    from IPython.display import Image, display
+
+    image = Image(filename=str(path), width=width)
+    display(image)
+    return image
