@@ -4,6 +4,7 @@ import ast
 import inspect
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import strip_notebooks  # noqa: E402
 
 import utils  # noqa: E402
-from utils import exercises  # noqa: E402
+from utils import bootstrap, exercises  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
@@ -64,12 +65,27 @@ def test_skeleton(path):
     ):
         assert heading in markdown, f"{path.name} lacks {heading!r}"
     code = [c.source for c in cs if c.cell_type == "code"]
-    setup = next(i for i, src in enumerate(code) if "runtime.setup(" in src)
-    first_tf = next((i for i, src in enumerate(code) if "import tensorflow" in src), setup)
-    assert setup <= first_tf, "runtime.setup() must run before TensorFlow is imported"
-    assert code[setup].index("runtime.setup(") < code[setup].find("import tensorflow") or (
-        "import tensorflow" not in code[setup]
+    assert code[0] == bootstrap.SETUP_CELL, (
+        f"{path.name}: the first code cell must be the shared setup cell: "
+        "run `python scripts/set_repo_url.py`"
     )
+    first_tf = next((i for i, src in enumerate(code) if "import tensorflow" in src), None)
+    assert first_tf is None or first_tf > 0, "the setup cell must run before TensorFlow is imported"
+
+
+def test_badges_setup_cells_and_bootstrap_agree():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "set_repo_url.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_badge_points_at_this_notebook(path):
+    title = cells(path)[0].source
+    assert f"github/{bootstrap.REPO}/blob/{bootstrap.BRANCH}/notebooks/{path.name}" in title
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -115,10 +131,9 @@ def test_gitattributes_keeps_notebooks_lf():
 
 def test_utils_import_does_not_import_tensorflow():
     # The setup cell must be able to configure TensorFlow before it is loaded.
-    import subprocess
-
     code = (
-        "import sys, utils.runtime, utils.report, utils.paths; print('tensorflow' in sys.modules)"
+        "import sys, utils.bootstrap, utils.runtime, utils.report, utils.paths; "
+        "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
