@@ -5,6 +5,8 @@
 # The venv is rebuilt from scratch when its Python differs from PYTHON; otherwise pip brings
 # it in line with requirements.txt (a hashed lock file) and the course package is installed
 # in editable mode so that notebooks can `import utils`.
+# With GPU=1, TensorFlow's CUDA libraries are added (tensorflow[and-cuda] at the pinned
+# version, from NVIDIA's pip packages; these are not in the hashed lock file).
 set -euo pipefail
 
 PYTHON=${1:-python3.11}
@@ -44,6 +46,11 @@ echo "Installing the pinned stack from requirements.txt (about 1-3 minutes, ~2.3
     -r "$ROOT/requirements.txt"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
     --no-build-isolation -e "$ROOT"
+if [ "${GPU:-0}" = "1" ]; then
+    tf=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("tensorflow"))')
+    echo "Adding TensorFlow $tf's CUDA libraries (GPU=1) ..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "tensorflow[and-cuda]==$tf"
+fi
 "$VENV/bin/python" -m pip check
 touch "$VENV/.installed"
 echo "Ready: $VENV ($("$VENV/bin/python" --version))"

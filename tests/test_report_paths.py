@@ -33,3 +33,15 @@ def test_build_dir_is_created_under_the_override(tmp_path, monkeypatch):
 def test_build_dir_defaults_to_the_repository(monkeypatch):
     monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
     assert paths.build_dir() == paths.REPO_ROOT / "build"
+
+
+def test_show_source_displays_a_helper():
+    code = report.show_source(paths.build_dir)
+    assert "def build_dir" in code.data and "# from utils.paths" in code.data
+
+
+def test_show_source_rejects_builtins():
+    import pytest
+
+    with pytest.raises(TypeError, match="No source"):
+        report.show_source(len)
