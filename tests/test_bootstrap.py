@@ -140,3 +140,20 @@ def test_set_repo_url_rejects_a_bad_name(tmp_path):
         text=True,
     )
     assert result.returncode == 2 and "OWNER/NAME" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("2.15.1", False), ("2.16.0", True), ("2.21.0", True), ("2.9.3", False), (None, False)],
+)
+def test_legacy_keras_only_where_tf_keras_is_keras_3(version, expected):
+    assert bootstrap.needs_legacy_keras(version) is expected
+
+
+def test_setup_in_pinned_lane_leaves_tf_use_legacy_keras_unset(monkeypatch):
+    if not bootstrap.is_pinned_environment():
+        pytest.skip("not the pinned lane")
+    monkeypatch.delenv("TF_USE_LEGACY_KERAS", raising=False)
+    bootstrap.setup(display="dummy")
+    # TensorFlow 2.15 would try to import the missing tf_keras package if it were set.
+    assert "TF_USE_LEGACY_KERAS" not in __import__("os").environ

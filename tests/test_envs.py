@@ -57,3 +57,39 @@ def test_render_frame_none_is_a_clear_error():
 def test_show_frame_returns_a_png_display_object():
     img = envs.show_frame(np.zeros((4, 6, 3), dtype=np.uint8))
     assert img.format == "png" and img.data[:4] == b"\x89PNG"
+
+
+def _run_lean_episode(env):
+    from utils.exercises import lean_policy
+
+    time_step, steps = env.reset(), 0
+    while not time_step.is_last():
+        time_step = env.step(np.array(lean_policy(time_step.observation), dtype=np.int64))
+        steps += 1
+    return time_step, steps
+
+
+def test_time_limit_is_a_truncation_with_discount_one():
+    time_step, steps = _run_lean_episode(envs.load_env("CartPole-v1"))
+    assert steps == 500 and float(time_step.discount) == 1.0
+
+
+def test_plain_suite_gym_reports_the_time_limit_as_termination():
+    # The reason load_env exists: with gym 0.23, suite_gym.load keeps gym's TimeLimit.
+    from tf_agents.environments import suite_gym
+
+    time_step, steps = _run_lean_episode(suite_gym.load("CartPole-v1"))
+    assert steps == 500 and float(time_step.discount) == 0.0
+
+
+def test_falling_pole_is_a_termination_with_discount_zero():
+    env = envs.load_env("CartPole-v1")
+    time_step = env.reset()
+    while not time_step.is_last():
+        time_step = env.step(np.array(1, dtype=np.int64))
+    assert float(time_step.discount) == 0.0
+
+
+def test_custom_step_limit():
+    time_step, steps = _run_lean_episode(envs.load_env("CartPole-v0", max_episode_steps=30))
+    assert steps == 30 and float(time_step.discount) == 1.0

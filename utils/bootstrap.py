@@ -82,6 +82,14 @@ def tensorflow_version() -> str | None:
     return None
 
 
+def needs_legacy_keras(tf_version: str | None) -> bool:
+    """True for TensorFlow 2.16 and later, whose tf.keras is Keras 3 unless told otherwise."""
+    if not tf_version:
+        return False
+    major, minor = (int(x) for x in re.findall(r"\d+", tf_version)[:2])
+    return (major, minor) >= (2, 16)
+
+
 def is_pinned_environment() -> bool:
     """True in the course's own pinned environment (``make``, the Docker image)."""
     return all(installed(name) == version for name, version in PINNED.items())
@@ -162,8 +170,9 @@ def install_missing(tf_version: str) -> list[str]:
 
 def setup(display: str = "auto", install: bool = True):
     """Prepare this Python for the course, then headless rendering; prints what it did."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = Keras 2, before TF loads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if needs_legacy_keras(tensorflow_version()):
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = Keras 2, before TF loads
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 

@@ -19,8 +19,20 @@ def registered_env_ids() -> list[str]:
     return sorted(specs.keys())
 
 
-def load_env(name: str, **kwargs):
-    """``suite_gym.load(name)`` with an error that names close matches for a wrong id."""
+def load_env(name: str, *, max_episode_steps: int | None = None, **kwargs):
+    """Load a Gym environment as a TF-Agents ``PyEnvironment`` whose time limit is a truncation.
+
+    Like ``suite_gym.load(name)``, with two differences: a wrong id gives an error naming close
+    matches, and gym's own ``TimeLimit`` wrapper is removed so that TF-Agents' ``TimeLimit``
+    ends the episode instead. gym 0.23 reports its time limit as ``done``, which TF-Agents
+    turns into a termination (discount 0); TF-Agents' wrapper keeps the discount at 1, so an
+    agent still values the future of a state that was only cut off by the clock.
+    ``max_episode_steps`` defaults to the registered limit; other keyword arguments go to
+    ``suite_gym.wrap_env``.
+    """
+    import gym
+    from tf_agents.environments import suite_gym
+
     if not isinstance(name, str) or not name:
         raise ValueError(
             f"Environment name must be a non-empty string like 'CartPole-v1'; got {name!r}."
@@ -33,9 +45,13 @@ def load_env(name: str, **kwargs):
             f"Unknown environment {name!r}.{hint} Gym ids look like 'CartPole-v1'; "
             "utils.envs.registered_env_ids() lists them all."
         )
-    from tf_agents.environments import suite_gym
-
-    return suite_gym.load(name, **kwargs)
+    spec = gym.spec(name)
+    gym_env = spec.make()
+    while isinstance(gym_env, gym.wrappers.TimeLimit):
+        gym_env = gym_env.env
+    if max_episode_steps is None:
+        max_episode_steps = spec.max_episode_steps
+    return suite_gym.wrap_env(gym_env, max_episode_steps=max_episode_steps or 0, **kwargs)
 
 
 def render_frame(env) -> np.ndarray:
