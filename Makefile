@@ -80,7 +80,8 @@ hooks:  ## install a git pre-commit hook that refuses notebooks with outputs
 
 lock:  ## regenerate the hashed requirements.txt from requirements.in
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --generate-hashes --allow-unsafe --strip-extras -o requirements.txt requirements.in
+	$(BIN)/pip-compile --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
 
 docker-check: $(STAMP)  ## build the Docker image (buildah) and smoke-test it
 	scripts/docker_check.sh
