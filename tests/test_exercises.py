@@ -35,3 +35,16 @@ def test_constant_answer_fails():
 def test_unknown_exercise():
     with pytest.raises(KeyError, match="No exercise"):
         exercises.check("99.nope", print)
+
+
+def test_linear_epsilon_matches_keras_polynomial_decay():
+    import tensorflow as tf
+
+    schedule = tf.keras.optimizers.schedules.PolynomialDecay(1.0, 1000, 0.04)
+    for step in (0, 10, 999, 1000, 4000):
+        assert exercises.linear_epsilon(step) == pytest.approx(float(schedule(step)), abs=1e-6)
+
+
+def test_wrong_epsilon_fails():
+    with pytest.raises(AssertionError, match="should be"):
+        exercises.check("02.linear_epsilon", lambda step, start, end, decay_steps: start)

@@ -31,9 +31,18 @@ def lean_policy(observation) -> int:
     return int(angle + 0.5 * angular_velocity > 0)
 
 
+def linear_epsilon(
+    step: int, start: float = 1.0, end: float = 0.04, decay_steps: int = 1000
+) -> float:
+    """Notebook 02: epsilon falls linearly from ``start`` to ``end`` over ``decay_steps``."""
+    fraction = min(max(step, 0), decay_steps) / decay_steps
+    return start + fraction * (end - start)
+
+
 SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
+    "02.linear_epsilon": linear_epsilon,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -74,9 +83,25 @@ def _check_lean_policy(func: Callable) -> str:
     return f"average return over 20 episodes: {mean:.1f}"
 
 
+def _check_linear_epsilon(func: Callable) -> str:
+    cases = [  # (step, start, end, decay_steps) -> expected
+        ((0, 1.0, 0.04, 1000), 1.0),
+        ((500, 1.0, 0.04, 1000), 0.52),
+        ((1000, 1.0, 0.04, 1000), 0.04),
+        ((5000, 1.0, 0.04, 1000), 0.04),
+        ((50, 0.5, 0.1, 100), 0.3),
+    ]
+    for args, expected in cases:
+        got = float(func(*args))
+        if abs(got - expected) > 1e-6:
+            raise AssertionError(f"linear_epsilon{args} should be {expected}, got {got}.")
+    return f"{len(cases)} cases agree"
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
+    "02.linear_epsilon": _check_linear_epsilon,
 }
 
 
