@@ -1,0 +1,239 @@
+"""DQN on CartPole-v1: the TF-Agents tutorial's settings against the course's, side by side.
+
+Both settings run through the same training loop (``utils.dqn.train``: Reverb replay,
+PyDriver collection, the same evaluation rule), each seed in a fresh Python process so that
+memory is measured cleanly and no state is shared. "Solved" means the greedy policy's
+average return over 100 evaluation episodes is at least 475.
+
+    python benchmarks/dqn_cartpole.py                      # both settings, 3 seeds each
+    python benchmarks/dqn_cartpole.py --settings course --seeds 10
+    python benchmarks/dqn_cartpole.py --tutorial-max-iterations 5000
+
+Prints one line per run, then medians and the speed-up (median tutorial time to solve /
+median course time to solve). Unsolved runs count as "not solved within the cap": a median
+that falls on one is shown as a lower bound (">").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULT_PREFIX = "RESULT "
+
+
+def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
+    """Train once (in this process) and return the figures as a dict."""
+    import resource
+
+    from utils import dqn
+
+    settings = dqn.SETTINGS[settings_name]
+    if max_iterations is not None:
+        settings = settings.replace(num_iterations=max_iterations)
+    start = time.perf_counter()
+    _, history = dqn.train_from_scratch(settings, seed=seed, progress=False)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "settings": settings_name,
+        "seed": seed,
+        "solved": history.solved,
+        "solved_return": history.solved_return,
+        "seconds_to_solve": history.seconds_to_solve,
+        "env_steps_to_solve": history.env_steps_to_solve,
+        "iterations": history.iterations,
+        "env_steps": history.env_steps,
+        "seconds": history.seconds,
+        "wall_seconds": time.perf_counter() - start,  # with building the agent and replay
+        "env_steps_per_second": history.env_steps_per_second,
+        "timings": history.timings,
+        "max_loss": max(history.losses) if history.losses else math.nan,
+        "final_loss": history.losses[-1] if history.losses else math.nan,
+        "peak_rss_mb": peak_kib / 1024,
+    }
+
+
+def run_in_subprocess(
+    settings_name: str, seed: int, max_iterations: int | None, timeout: float
+) -> dict:
+    """Run :func:`one_run` in a fresh Python process and return its result."""
+    command = [sys.executable, __file__, "--one-run", settings_name, "--seed", str(seed)]
+    if max_iterations is not None:
+        command += ["--max-iterations", str(max_iterations)]
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("SDL_VIDEODRIVER", "dummy")
+    env.setdefault("SDL_AUDIODRIVER", "dummy")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"settings": settings_name, "seed": seed, "error": f"timed out after {timeout} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+    return {
+        "settings": settings_name,
+        "seed": seed,
+        "error": f"exit code {done.returncode}: " + " | ".join(tail),
+    }
+
+
+def median_to_solve(runs: list[dict], key: str) -> tuple[float, bool]:
+    """Median of ``key`` over all runs, unsolved ones counted as infinite.
+
+    Returns ``(value, exact)``; when the median falls on an unsolved run, ``value`` is the
+    median of the runs' total figures instead and ``exact`` is False (a lower bound).
+    """
+    total_key = {"seconds_to_solve": "seconds", "env_steps_to_solve": "env_steps"}[key]
+    values = [r[key] if r.get("solved") else math.inf for r in runs]
+    middle = statistics.median(values)
+    if math.isfinite(middle):
+        return middle, True
+    return statistics.median(r.get(total_key, math.nan) for r in runs), False
+
+
+def describe(value: float, exact: bool, unit: str, digits: int = 1) -> str:
+    """``12.3 s`` or ``> 12.3 s``."""
+    text = f"{value:,.{digits}f}{unit}"
+    return text if exact else f"> {text}"
+
+
+def print_run(r: dict) -> None:
+    """One line per run."""
+    if "error" in r:
+        print(f"{r['settings']:>9} seed {r['seed']:>2}: ERROR {r['error']}")
+        return
+    if r["solved"]:
+        outcome = (
+            f"solved {r['solved_return']:6.1f} | {r['env_steps_to_solve']:>7,} env steps"
+            f" | {r['seconds_to_solve']:6.1f} s to solve"
+        )
+    else:
+        outcome = (
+            f"NOT solved      | {r['env_steps']:>7,} env steps | {r['seconds']:6.1f} s"
+            " (cap reached)"
+        )
+    timings = r["timings"]
+    print(
+        f"{r['settings']:>9} seed {r['seed']:>2}: {outcome} | "
+        f"{r['env_steps_per_second']:6.0f} env steps/s | "
+        f"collect {timings['collect']:5.1f} s, train {timings['train']:5.1f} s, "
+        f"evaluate {timings['evaluate']:5.1f} s | max loss {r['max_loss']:.3g} | "
+        f"peak RSS {r['peak_rss_mb']:4.0f} MB",
+        flush=True,
+    )
+
+
+def summarize(name: str, runs: list[dict]) -> dict:
+    """Print and return the medians of one settings' runs."""
+    ok = [r for r in runs if "error" not in r]
+    solved = [r for r in ok if r["solved"]]
+    print(f"\n{name}: solved {len(solved)}/{len(runs)}")
+    if not ok:
+        return {}
+    seconds, seconds_exact = median_to_solve(ok, "seconds_to_solve")
+    steps, steps_exact = median_to_solve(ok, "env_steps_to_solve")
+    print(f"  median time to solve:       {describe(seconds, seconds_exact, ' s')}")
+    print(f"  median env steps to solve:  {describe(steps, steps_exact, '', 0)}")
+    if solved:
+        times = [r["seconds_to_solve"] for r in solved]
+        print(f"  time to solve (solved runs): min {min(times):.1f} s, max {max(times):.1f} s")
+    rates = [r["env_steps_per_second"] for r in ok]
+    print(f"  median env steps per second: {statistics.median(rates):.0f}")
+    peak = statistics.median(r["peak_rss_mb"] for r in ok)
+    print(f"  median peak RSS:             {peak:.0f} MB")
+    print(f"  largest loss seen:           {max(r['max_loss'] for r in ok):.3g}")
+    return {"seconds": seconds, "exact": seconds_exact}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=["tutorial", "course"],
+        default=["tutorial", "course"],
+        help="which settings to run",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="runs per settings (seeds 0..N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first run")
+    parser.add_argument(
+        "--tutorial-max-iterations",
+        type=int,
+        default=20_000,
+        help="cap on the tutorial's iterations (its own schedule is 20 000)",
+    )
+    parser.add_argument(
+        "--course-max-iterations",
+        type=int,
+        default=None,
+        help="cap on the course's iterations (default: the course setting)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds before a single run is abandoned"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write every run's figures to this JSON file"
+    )
+    parser.add_argument("--one-run", choices=["tutorial", "course"], help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--max-iterations", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison and print it."""
+    args = parse_args(argv)
+    if args.one_run:  # inside the fresh process
+        sys.path.insert(0, str(REPO_ROOT))
+        result = one_run(args.one_run, args.seed, args.max_iterations)
+        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        return 0
+
+    print(
+        f"DQN on CartPole-v1, {time.strftime('%Y-%m-%d %H:%M')}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPU cores, {platform.machine()}"
+    )
+    caps = {"tutorial": args.tutorial_max_iterations, "course": args.course_max_iterations}
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    runs: dict[str, list[dict]] = {name: [] for name in args.settings}
+    for name in args.settings:
+        for seed in seeds:
+            result = run_in_subprocess(name, seed, caps[name], args.timeout)
+            runs[name].append(result)
+            print_run(result)
+
+    medians = {name: summarize(name, results) for name, results in runs.items()}
+    tutorial, course = medians.get("tutorial"), medians.get("course")
+    if tutorial and course and course["seconds"] > 0:
+        ratio = tutorial["seconds"] / course["seconds"]
+        bound = "" if tutorial["exact"] and course["exact"] else " (a bound: some runs unsolved)"
+        print(f"\nspeed-up (median tutorial time / median course time): {ratio:.1f}x{bound}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(runs, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

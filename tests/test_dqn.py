@@ -1,0 +1,164 @@
+"""Unit tests of utils/dqn.py: settings, the agent, and a tiny training run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from utils import dqn
+
+
+def test_tutorial_settings_match_the_official_tutorial():
+    s = dqn.TUTORIAL
+    assert s.env_name == "CartPole-v1"
+    assert s.hidden_layers == (100, 50)
+    assert s.learning_rate == 1e-3
+    assert s.batch_size == 64
+    assert s.collect_steps_per_iteration == 1
+    assert s.train_steps_per_iteration == 1
+    assert s.initial_collect_steps == 100
+    assert s.replay_capacity == 100_000
+    assert s.epsilon_start == s.epsilon_end == 0.1
+    assert s.loss == "squared"
+    assert s.gamma == 1.0  # DqnAgent's default, which the tutorial keeps
+    assert s.target_update_period == 1
+    assert s.gradient_clipping is None
+    assert (s.eval_interval, s.eval_episodes, s.num_iterations) == (1000, 10, 20_000)
+    # One draw of one batch per iteration: exactly the tutorial's dataset pipeline.
+    assert s.sample_size == s.batch_size
+
+
+def test_course_settings_keep_the_loss_bounded():
+    s = dqn.COURSE
+    assert s.loss == "huber"
+    assert s.gamma < 1.0
+    assert s.target_update_period > 1
+    assert s.gradient_clipping is not None
+    assert s.eval_interval == 1  # check often, stop as soon as solved
+    assert s.sample_size >= s.batch_size
+
+
+def test_settings_are_looked_up_by_name():
+    assert dqn.SETTINGS == {"tutorial": dqn.TUTORIAL, "course": dqn.COURSE}
+
+
+def test_replace_returns_a_validated_copy():
+    changed = dqn.COURSE.replace(learning_rate=1e-4)
+    assert changed.learning_rate == 1e-4
+    assert dqn.COURSE.learning_rate != 1e-4
+    with pytest.raises(ValueError, match="learning_rate"):
+        dqn.COURSE.replace(learning_rate=0.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"gamma": 1.5}, "gamma"),
+        ({"loss": "l1"}, "loss"),
+        ({"init": "zeros"}, "init"),
+        ({"hidden_layers": ()}, "hidden_layers"),
+        ({"hidden_layers": (64, 0)}, "hidden_layers"),
+        ({"epsilon_end": -0.1}, "epsilon_end"),
+        ({"gradient_clipping": 0.0}, "gradient_clipping"),
+        ({"sample_size": 8, "batch_size": 64}, "sample_size"),
+        ({"solve_episodes": 5, "eval_episodes": 10}, "solve_episodes"),
+        ({"initial_collect_steps": -1}, "initial_collect_steps"),
+    ],
+)
+def test_bad_settings_are_rejected(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dqn.TUTORIAL.replace(**changes)
+
+
+# Everything below needs the TF-Agents stack.
+tf_agents = pytest.importorskip("tf_agents")
+
+
+@pytest.fixture(scope="module")
+def env():
+    return dqn.make_env(dqn.COURSE, seed=0)
+
+
+@pytest.mark.parametrize("settings", [dqn.TUTORIAL, dqn.COURSE], ids=lambda s: s.name)
+def test_agent_builds_with_both_settings(settings, env):
+    import tensorflow as tf
+
+    agent = dqn.build_agent(settings, env)
+    assert agent.train_step_counter.dtype == tf.int64
+    assert agent._gamma == settings.gamma
+    q_net = agent._q_network
+    dense = [layer for layer in q_net.layers if isinstance(layer, tf.keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [*settings.hidden_layers, 2]
+    # The collect policy explores with the scheduled epsilon; the greedy policy acts.
+    time_step = tf.nest.map_structure(lambda x: tf.expand_dims(x, 0), env.reset())
+    time_step = tf.nest.map_structure(tf.convert_to_tensor, time_step)
+    assert agent.policy.action(time_step).action.shape == (1,)
+    assert agent.collect_policy.action(time_step).action.shape == (1,)
+
+
+def test_epsilon_decays_linearly_with_train_steps(env):
+    settings = dqn.COURSE.replace(epsilon_start=1.0, epsilon_end=0.1, epsilon_decay_steps=10)
+    agent = dqn.build_agent(settings, env)
+    epsilon = agent._epsilon_greedy
+    assert math.isclose(float(epsilon()), 1.0)
+    agent.train_step_counter.assign(5)
+    assert math.isclose(float(epsilon()), 0.55, rel_tol=1e-5)
+    agent.train_step_counter.assign(50)
+    assert math.isclose(float(epsilon()), 0.1, rel_tol=1e-5)
+
+
+def test_eval_env_batches_copies():
+    eval_env = dqn.make_eval_env("CartPole-v1", copies=3, seed=0)
+    assert eval_env.batched and eval_env.batch_size == 3
+    assert eval_env.reset().observation.shape == (3, 4)
+
+
+TINY = dqn.COURSE.replace(
+    name="tiny",
+    hidden_layers=(16,),
+    initial_collect_steps=64,
+    collect_steps_per_iteration=16,
+    train_steps_per_iteration=4,
+    sample_size=128,
+    batch_size=32,
+    num_iterations=6,
+    eval_interval=3,
+    eval_episodes=2,
+    solve_episodes=4,
+)
+
+
+def test_a_tiny_training_run(capsys):
+    pytest.importorskip("reverb")
+    from utils import replay
+
+    agent, history = dqn.train_from_scratch(TINY, seed=0, progress=False)
+    assert history.iterations == 6 and not history.solved
+    assert history.env_steps == 64 + 6 * 16
+    assert history.train_steps == 6 * 4 == int(agent.train_step_counter.numpy())
+    assert len(history.losses) == 6 and all(math.isfinite(x) for x in history.losses)
+    assert history.loss_env_steps[-1] == history.env_steps
+    assert history.eval_iterations == [3, 6]
+    assert len(history.eval_returns) == len(history.eval_seconds) == 2
+    assert history.env_steps_per_second > 0
+    assert set(history.timings) == {"collect", "train", "evaluate"}
+    assert "not solved" in history.summary()
+    assert replay.live_replays() == {}  # the replay was closed
+
+
+def test_training_stops_when_solved(monkeypatch):
+    """A run that passes both checks stops at once and records when."""
+    pytest.importorskip("reverb")
+    from utils import evaluation
+
+    perfect = evaluation.EvalResult(mean=500.0, returns=[500.0], episodes=1, complete=True)
+    monkeypatch.setattr(evaluation, "evaluate", lambda *args, **kwargs: perfect)
+    _, history = dqn.train_from_scratch(TINY, seed=1, progress=False)
+    assert history.solved and history.iterations == 3
+    assert history.solved_return == 500.0
+    assert history.env_steps_to_solve == 64 + 3 * 16
+    assert history.full_evals == [(3, 112, 500.0)]
+    assert 0 < history.seconds_to_solve <= history.seconds
+    assert "solved" in history.summary()

@@ -1,0 +1,401 @@
+"""DQN with TF-Agents: settings, the agent, and a training loop with Reverb replay and PyDriver.
+
+Taught in notebook 02, and run side by side by ``benchmarks/dqn_cartpole.py``.
+
+Two sets of settings are defined: ``TUTORIAL`` (those of the official TF-Agents DQN tutorial)
+and ``COURSE`` (tuned to solve CartPole-v1 fast and reliably on a 2-core CPU). Both run
+through the same :func:`train` loop, so they can be compared like with like.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LOSSES = ("squared", "huber")
+INITS = ("tutorial", "keras")
+
+
+@dataclass(frozen=True)
+class DqnSettings:
+    """Every hyperparameter of a DQN run on one environment. Taught in notebook 02."""
+
+    name: str
+    env_name: str = "CartPole-v1"
+    # The Q-network: Dense ReLU layers, then one output (a Q-value) per action.
+    hidden_layers: tuple[int, ...] = (100, 50)
+    init: str = "tutorial"  # initial weights: "tutorial" (He, small Q-values) or "keras"
+    # Learning.
+    learning_rate: float = 1e-3
+    gamma: float = 1.0  # discount of future rewards
+    loss: str = "squared"  # TD loss: "squared" or "huber"
+    target_update_period: int = 1  # train steps between target-network syncs (1: none)
+    gradient_clipping: float | None = None  # largest gradient norm, or None
+    batch_size: int = 64  # transitions per train step
+    # Replay and data collection.
+    replay_capacity: int = 100_000
+    initial_collect_steps: int = 100  # random-policy steps before training starts
+    collect_steps_per_iteration: int = 1
+    train_steps_per_iteration: int = 1
+    sample_size: int = 64  # transitions drawn from Reverb per iteration (>= batch_size)
+    # Exploration: epsilon decays linearly over `epsilon_decay_steps` train steps.
+    epsilon_start: float = 0.1
+    epsilon_end: float = 0.1
+    epsilon_decay_steps: int = 1
+    # Schedule and the "solved" rule.
+    num_iterations: int = 20_000
+    eval_interval: int = 1000  # iterations between evaluations
+    eval_episodes: int = 10  # episodes of the quick check
+    solve_episodes: int = 100  # episodes of the full check, run when the quick one passes
+    target_return: float = 475.0  # CartPole-v1 is solved at an average return of 475
+    max_episode_return: float = 500.0  # the best return an episode can reach
+
+    def __post_init__(self) -> None:
+        """Reject settings that cannot run, with a message that says which value is wrong."""
+        positive = [
+            "learning_rate",
+            "batch_size",
+            "replay_capacity",
+            "collect_steps_per_iteration",
+            "train_steps_per_iteration",
+            "sample_size",
+            "epsilon_decay_steps",
+            "num_iterations",
+            "eval_interval",
+            "eval_episodes",
+            "solve_episodes",
+            "target_update_period",
+        ]
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
+        if self.initial_collect_steps < 0:
+            raise ValueError("initial_collect_steps must be >= 0.")
+        if not self.hidden_layers or any(units < 1 for units in self.hidden_layers):
+            raise ValueError(f"hidden_layers needs sizes >= 1, got {self.hidden_layers!r}.")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}.")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}.")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}.")
+        if self.gradient_clipping is not None and self.gradient_clipping <= 0:
+            raise ValueError("gradient_clipping must be > 0 or None.")
+        for name in ("epsilon_start", "epsilon_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}.")
+        if self.sample_size < self.batch_size:
+            raise ValueError("sample_size must be >= batch_size (each draw feeds train steps).")
+        if self.solve_episodes < self.eval_episodes:
+            raise ValueError("solve_episodes must be >= eval_episodes.")
+
+    def replace(self, **changes) -> DqnSettings:
+        """A copy with some values changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+# The official TF-Agents DQN tutorial (agents/docs/tutorials/1_dqn_tutorial), on CartPole-v1.
+TUTORIAL = DqnSettings(name="tutorial")
+
+COURSE = DqnSettings(
+    name="course",
+    hidden_layers=(256, 256),
+    init="keras",
+    learning_rate=2.3e-3,
+    gamma=0.99,
+    loss="huber",
+    target_update_period=128,
+    gradient_clipping=10.0,
+    batch_size=64,
+    initial_collect_steps=1000,
+    collect_steps_per_iteration=256,
+    train_steps_per_iteration=256,
+    sample_size=4096,
+    epsilon_start=1.0,
+    epsilon_end=0.04,
+    epsilon_decay_steps=2000,
+    num_iterations=200,
+    eval_interval=1,
+)
+
+SETTINGS = {"tutorial": TUTORIAL, "course": COURSE}
+
+
+def make_env(settings: DqnSettings, seed: int | None = None):
+    """The training environment, its time limit a truncation (see ``utils.envs.load_env``)."""
+    from utils.envs import load_env
+
+    env = load_env(settings.env_name)
+    if seed is not None:
+        env.seed(seed)
+    return env
+
+
+def make_eval_env(env_name: str, copies: int, seed: int = 0):
+    """``copies`` copies of an environment stepped as one batch (one policy call per step)."""
+    from tf_agents.environments import batched_py_environment
+
+    from utils.envs import load_env
+
+    envs = [load_env(env_name) for _ in range(copies)]
+    for i, env in enumerate(envs):
+        env.seed(seed + i)
+    return batched_py_environment.BatchedPyEnvironment(envs, multithreading=False)
+
+
+def build_q_network(settings: DqnSettings, num_actions: int):
+    """A sequential Q-network: Dense ReLU layers, then one linear output per action."""
+    import tensorflow as tf
+    from tf_agents.networks import sequential
+
+    if settings.init == "tutorial":  # the tutorial's choice: He init, small initial Q-values
+
+        def hidden_init():  # a fresh initializer per layer, so layers start different
+            return tf.keras.initializers.VarianceScaling(
+                scale=2.0, mode="fan_in", distribution="truncated_normal"
+            )
+
+        output_init = tf.keras.initializers.RandomUniform(minval=-0.03, maxval=0.03)
+        output_bias = tf.keras.initializers.Constant(-0.2)
+    else:  # Keras's defaults: Glorot uniform weights, zero biases
+
+        def hidden_init():
+            return "glorot_uniform"
+
+        output_init, output_bias = "glorot_uniform", "zeros"
+    hidden = [
+        tf.keras.layers.Dense(units, activation="relu", kernel_initializer=hidden_init())
+        for units in settings.hidden_layers
+    ]
+    q_values = tf.keras.layers.Dense(
+        num_actions, kernel_initializer=output_init, bias_initializer=output_bias
+    )
+    return sequential.Sequential([*hidden, q_values])
+
+
+def build_agent(settings: DqnSettings, env):
+    """A ``DqnAgent`` for ``env`` (a Python or TF environment), built from ``settings``."""
+    import tensorflow as tf
+    from tf_agents.agents.dqn import dqn_agent
+    from tf_agents.specs import tensor_spec
+    from tf_agents.utils import common
+
+    time_step_spec = tensor_spec.from_spec(env.time_step_spec())
+    action_spec = tensor_spec.from_spec(env.action_spec())
+    num_actions = int(action_spec.maximum - action_spec.minimum + 1)
+
+    # Counts train steps; int64 works on every TensorFlow version.
+    train_step_counter = tf.Variable(0, dtype=tf.int64, name="train_step_counter")
+    # Exploration: epsilon falls linearly from epsilon_start to epsilon_end, then stays.
+    epsilon = tf.keras.optimizers.schedules.PolynomialDecay(
+        settings.epsilon_start, settings.epsilon_decay_steps, settings.epsilon_end
+    )
+    loss_fn = {
+        "squared": common.element_wise_squared_loss,
+        "huber": common.element_wise_huber_loss,
+    }[settings.loss]
+
+    agent = dqn_agent.DqnAgent(
+        time_step_spec,
+        action_spec,
+        q_network=build_q_network(settings, num_actions),
+        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        td_errors_loss_fn=loss_fn,
+        gamma=settings.gamma,
+        target_update_period=settings.target_update_period,
+        gradient_clipping=settings.gradient_clipping,
+        epsilon_greedy=lambda: epsilon(train_step_counter),
+        train_step_counter=train_step_counter,
+    )
+    agent.initialize()
+    return agent
+
+
+@dataclass
+class History:
+    """What happened during :func:`train`: evaluations, losses, and whether it solved."""
+
+    settings: str
+    # One entry per quick evaluation.
+    eval_iterations: list[int] = field(default_factory=list)
+    eval_env_steps: list[int] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)  # since the start of training
+    eval_returns: list[float] = field(default_factory=list)  # mean of the finished episodes
+    eval_complete: list[bool] = field(default_factory=list)  # False: stopped early
+    # One entry per full evaluation: (iteration, env steps, mean return).
+    full_evals: list[tuple[int, int, float]] = field(default_factory=list)
+    # The loss of the last train step of every iteration.
+    losses: list[float] = field(default_factory=list)
+    loss_env_steps: list[int] = field(default_factory=list)
+    solved: bool = False
+    solved_return: float | None = None
+    seconds_to_solve: float | None = None
+    env_steps_to_solve: int | None = None
+    iterations: int = 0
+    env_steps: int = 0
+    train_steps: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(
+        default_factory=lambda: {"collect": 0.0, "train": 0.0, "evaluate": 0.0}
+    )
+
+    @property
+    def env_steps_per_second(self) -> float:
+        """Environment steps per second of the whole loop (training and evaluation)."""
+        return self.env_steps / self.seconds if self.seconds else math.nan
+
+    def summary(self) -> str:
+        """One line: solved or not, how fast, where the time went."""
+        if self.solved:
+            outcome = (
+                f"solved (average return {self.solved_return:.1f} over 100 episodes) after "
+                f"{self.env_steps_to_solve:,} environment steps in {self.seconds_to_solve:.1f} s"
+            )
+        else:
+            outcome = f"not solved after {self.env_steps:,} environment steps"
+        spent = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.timings.items())
+        return f"{self.settings}: {outcome} ({spent})"
+
+
+class _Stopwatch:
+    """Adds the time spent inside ``with`` to ``timings[name]``."""
+
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.timings[self.name] += time.perf_counter() - self.start
+
+
+def passes(result, settings: DqnSettings) -> bool:
+    """Whether an evaluation ran to the end with an average return of at least the target."""
+    return result.complete and result.mean >= settings.target_return
+
+
+def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress: bool = True):
+    """Collect with PyDriver into the replay, train from it, evaluate, stop once solved.
+
+    Taught in notebook 02. Returns a :class:`History`. When the full evaluation passes,
+    training stops at once, so ``agent.policy`` is the policy that solved the task.
+    """
+    import tensorflow as tf
+    from tf_agents.drivers import py_driver
+    from tf_agents.policies import py_tf_eager_policy, random_py_policy
+    from tqdm.auto import tqdm
+
+    from utils.evaluation import evaluate
+
+    start = time.perf_counter()
+    history = History(settings.name)
+    clock = history.timings
+
+    # 1. Fill the replay with random play: the agent knows nothing yet.
+    random_policy = random_py_policy.RandomPyPolicy(
+        env.time_step_spec(), env.action_spec(), seed=seed
+    )
+    random_driver = py_driver.PyDriver(
+        env, random_policy, [replay.observer], max_steps=settings.initial_collect_steps
+    )
+    with _Stopwatch(clock, "collect"):
+        time_step, _ = random_driver.run(env.reset())
+    env_steps = settings.initial_collect_steps
+
+    # 2. The collect driver plays the agent's epsilon-greedy policy; its observer writes
+    #    every step into Reverb.
+    collect_policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True)
+    collect_driver = py_driver.PyDriver(
+        env, collect_policy, [replay.observer], max_steps=settings.collect_steps_per_iteration
+    )
+
+    # 3. Reverb hands out samples one at a time (~50 µs each), so every iteration draws all
+    #    it trains on at once: `sample_size` 2-step transitions, prefetched while collecting.
+    samples = iter(replay.dataset(settings.sample_size, num_steps=2, prefetch=1))
+
+    # 4. One train step on one minibatch of that draw. Tracing agent.train without
+    #    autograph takes about a second instead of six.
+    def train_on(sample, indices):
+        minibatch = tf.nest.map_structure(lambda t: tf.gather(t, indices), sample)
+        return agent.train(minibatch).loss
+
+    train_step = tf.function(train_on, autograph=False)
+
+    # 5. Evaluation plays the greedy policy in batches of environments: a quick check
+    #    first, and the full check (a fresh set of episodes) only when the quick one passes.
+    greedy_policy = py_tf_eager_policy.PyTFEagerPolicy(
+        agent.policy, use_tf_function=True, batch_time_steps=False
+    )
+    quick_env = make_eval_env(settings.env_name, settings.eval_episodes, seed=1000 * seed + 1)
+    full_env = make_eval_env(settings.env_name, settings.solve_episodes, seed=1000 * seed + 500)
+    stop_early = {  # stop an evaluation as soon as the target is out of reach
+        "target": settings.target_return,
+        "max_episode_return": settings.max_episode_return,
+    }
+
+    bar = tqdm(range(1, settings.num_iterations + 1), desc=settings.name, disable=not progress)
+    last_eval = "-"
+    for iteration in bar:
+        with _Stopwatch(clock, "collect"):
+            time_step, _ = collect_driver.run(time_step)
+            env_steps += settings.collect_steps_per_iteration
+
+        with _Stopwatch(clock, "train"):
+            sample, _ = next(samples)
+            for k in range(settings.train_steps_per_iteration):
+                # Reverb drew the sample uniformly at random, so consecutive slices of it
+                # are random minibatches (reused when sample_size < steps x batch_size).
+                first = k * settings.batch_size
+                indices = np.arange(first, first + settings.batch_size) % settings.sample_size
+                loss = train_step(sample, indices)
+            history.losses.append(float(loss))
+            history.loss_env_steps.append(env_steps)
+
+        if iteration % settings.eval_interval == 0:
+            with _Stopwatch(clock, "evaluate"):
+                check = evaluate(quick_env, greedy_policy, settings.eval_episodes, **stop_early)
+                history.eval_iterations.append(iteration)
+                history.eval_env_steps.append(env_steps)
+                history.eval_seconds.append(time.perf_counter() - start)
+                history.eval_returns.append(check.mean)
+                history.eval_complete.append(check.complete)
+                last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
+                full = None
+                if passes(check, settings):
+                    full = evaluate(full_env, greedy_policy, settings.solve_episodes, **stop_early)
+                    history.full_evals.append((iteration, env_steps, full.mean))
+            if full is not None and passes(full, settings):
+                history.solved = True
+                history.solved_return = full.mean
+                history.seconds_to_solve = time.perf_counter() - start
+                history.env_steps_to_solve = env_steps
+                bar.set_postfix(step=env_steps, loss=f"{float(loss):.3g}", eval="solved")
+                break  # stop here, so the agent keeps the policy that solved the task
+
+        bar.set_postfix(step=env_steps, loss=f"{float(loss):.3g}", eval=last_eval, refresh=False)
+
+    bar.close()
+    history.iterations = iteration
+    history.env_steps = env_steps
+    history.train_steps = int(agent.train_step_counter.numpy())
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def train_from_scratch(settings: DqnSettings, *, seed: int = 0, progress: bool = True):
+    """Seed everything, build environment, agent and replay, train; return (agent, history)."""
+    import tensorflow as tf
+
+    from utils.replay import make_replay
+
+    tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
+    env = make_env(settings, seed=seed)
+    agent = build_agent(settings, env)
+    with make_replay(agent.collect_data_spec, settings.replay_capacity) as replay:
+        history = train(agent, env, replay, settings, seed=seed, progress=progress)
+    return agent, history

@@ -1,0 +1,365 @@
+"""Replay memory for TF-Agents: a Reverb table with its server, buffer, observer and dataset.
+
+Taught in notebook 02. :func:`make_replay` is the entry point. :func:`build_reverb_replay`
+is the Reverb lane, short enough to read as the explanation of how a Reverb replay is put
+together: a *table* (what is stored, how it is sampled and evicted), a *server* that hosts
+it, a TF-Agents *buffer* that reads it as a ``tf.data.Dataset``, and an *observer* that a
+driver calls after every environment step to write into it.
+
+Every replay object has the same small interface (:class:`Replay`): ``observer``,
+``dataset(...)``, ``num_frames()``, ``close()``, and use as a context manager.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+TABLE_NAME = "uniform_table"
+BACKENDS = ("auto", "reverb", "uniform")
+
+REVERB_MISSING = (
+    "Reverb (the `dm-reverb` package) cannot be imported ({error}). Reverb ships wheels for "
+    "Linux x86-64 and Python 3.9-3.11 only, so it is missing on Python 3.12+ runtimes such as "
+    "today's Colab. Use the course's pinned stack on Python 3.11 (`pip install -r "
+    "requirements.txt` installs dm-reverb==0.14.0), or install it into this environment with "
+    "`pip install dm-reverb==0.14.0` if your Python version has a wheel."
+)
+
+# Live replays by table name. Building a replay again (e.g. re-running a notebook cell)
+# first closes the previous one with that table name, so no server, port or temporary
+# folder is left behind.
+_LIVE: dict[str, Replay] = {}
+
+
+def import_reverb():
+    """Import and return the ``reverb`` module, or raise an ImportError that says what to do."""
+    try:
+        import reverb
+    except ImportError as error:
+        raise ImportError(REVERB_MISSING.format(error=error)) from error
+    return reverb
+
+
+def reverb_available() -> bool:
+    """Whether Reverb can be imported here."""
+    try:
+        import_reverb()
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Replay:
+    """What every replay offers: an observer for drivers, a dataset for training, close()."""
+
+    observer: Any
+    sequence_length: int
+    table_name: str
+    closed: bool = field(default=False, init=False)
+
+    def num_frames(self) -> int:
+        """Number of stored items (each ``sequence_length`` consecutive steps)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line saying what stores the experience (printed by the notebooks)."""
+        raise NotImplementedError
+
+    def dataset(self, batch_size: int, num_steps: int | None = None, prefetch: int = 3):
+        """``tf.data.Dataset`` of ``(experience, info)`` batches of ``num_steps``-step samples."""
+        raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        """Release what this replay holds (servers, files)."""
+
+    def close(self) -> None:
+        """Flush the observer and release the replay; calling it again does nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        self._shutdown()
+        if _LIVE.get(self.table_name) is self:
+            del _LIVE[self.table_name]
+
+    def __enter__(self) -> Replay:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@dataclass
+class ReverbReplay(Replay):
+    """A running Reverb replay: table, server, TF-Agents buffer and observer."""
+
+    table: Any = None
+    server: Any = None
+    buffer: Any = None
+    checkpoint_dir: str | None = None
+
+    @property
+    def port(self) -> int:
+        """Local port the Reverb server listens on."""
+        return self.server.port
+
+    def num_frames(self) -> int:
+        """Number of items in the Reverb table."""
+        return int(self.buffer.num_frames())
+
+    def describe(self) -> str:
+        """Where the experience goes: the Reverb table, its size and port."""
+        return (
+            f"replay: Reverb table {self.table_name!r} (uniform sampler, FIFO remover, "
+            f"capacity {self.table.info.max_size:,}) on local port {self.port}"
+        )
+
+    def dataset(self, batch_size: int, num_steps: int | None = None, prefetch: int = 3):
+        """Batches of ``num_steps``-step samples drawn uniformly from the table, prefetched."""
+        return self.buffer.as_dataset(
+            sample_batch_size=batch_size,
+            num_steps=num_steps or self.sequence_length,
+            num_parallel_calls=min(3, batch_size),
+        ).prefetch(prefetch)
+
+    def _shutdown(self) -> None:
+        """Close the observer's writer, stop the server and delete its checkpoint folder."""
+        self.observer.close()
+        self.server.stop()
+        if self.checkpoint_dir:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+
+
+class BatchedObserver:
+    """Splits a batch of trajectories (one per environment copy) among per-copy observers.
+
+    Reverb's trajectory observer follows one stream of steps; with several environment
+    copies stepped together, each copy needs its own, so that no item mixes two copies.
+    """
+
+    def __init__(self, observers: list) -> None:
+        self.observers = observers
+
+    def __call__(self, trajectory) -> None:
+        """Hand row ``i`` of every field of ``trajectory`` to observer ``i``."""
+        import numpy as np
+        import tensorflow as tf
+
+        trajectory = tf.nest.map_structure(np.asarray, trajectory)
+        for i, observer in enumerate(self.observers):
+            observer(tf.nest.map_structure(lambda field, i=i: field[i], trajectory))
+
+    def flush(self) -> None:
+        """Write out what the observers still hold."""
+        for observer in self.observers:
+            observer.flush()
+
+    def close(self) -> None:
+        """Close every observer."""
+        for observer in self.observers:
+            observer.close()
+
+
+def build_reverb_replay(
+    collect_data_spec,
+    capacity: int,
+    *,
+    table_name: str = TABLE_NAME,
+    sequence_length: int = 2,
+    min_size: int = 1,
+    num_envs: int = 1,
+) -> ReverbReplay:
+    """Build a Reverb table and server, a ``ReverbReplayBuffer`` and its trajectory observer."""
+    reverb = import_reverb()
+    from tf_agents.replay_buffers import reverb_replay_buffer, reverb_utils
+    from tf_agents.specs import tensor_spec
+
+    if table_name in _LIVE:  # a cell run again: stop the previous server first
+        _LIVE[table_name].close()
+
+    # The table stores items of `sequence_length` consecutive steps: its signature is the
+    # agent's collect_data_spec with a leading time dimension.
+    collect_data_spec = tensor_spec.from_spec(collect_data_spec)
+    signature = tensor_spec.add_outer_dim(collect_data_spec, sequence_length)
+    table = reverb.Table(
+        table_name,
+        max_size=capacity,
+        sampler=reverb.selectors.Uniform(),  # every item is equally likely to be drawn
+        remover=reverb.selectors.Fifo(),  # when full, the oldest item goes first
+        rate_limiter=reverb.rate_limiters.MinSize(min_size),  # sample once min_size are in
+        signature=signature,
+    )
+
+    # The server hosts the table on a free local port. It can checkpoint tables to disk:
+    # we give it a temporary folder of our own, deleted again by close().
+    checkpoint_dir = tempfile.mkdtemp(prefix="reverb-checkpoints-")
+    server = reverb.Server(
+        [table], port=None, checkpointer=reverb.checkpointers.DefaultCheckpointer(checkpoint_dir)
+    )
+
+    # TF-Agents' view of the table: the buffer reads it as a tf.data.Dataset...
+    buffer = reverb_replay_buffer.ReverbReplayBuffer(
+        collect_data_spec,
+        table_name=table_name,
+        sequence_length=sequence_length,
+        local_server=server,
+    )
+    # ...and the observer, called by a driver after every environment step, writes each
+    # window of `sequence_length` consecutive steps into it (stride 1: windows overlap).
+    # A driver stepping `num_envs` environment copies at once needs one per copy.
+    observers = [
+        reverb_utils.ReverbAddTrajectoryObserver(
+            buffer.py_client, table_name, sequence_length=sequence_length, stride_length=1
+        )
+        for _ in range(num_envs)
+    ]
+    observer = observers[0] if num_envs == 1 else BatchedObserver(observers)
+
+    replay = ReverbReplay(
+        observer,
+        sequence_length,
+        table_name,
+        table=table,
+        server=server,
+        buffer=buffer,
+        checkpoint_dir=checkpoint_dir,
+    )
+    _LIVE[table_name] = replay
+    return replay
+
+
+@dataclass
+class UniformReplay(Replay):
+    """TF-Agents' ``TFUniformReplayBuffer`` behind the same interface, where Reverb is missing."""
+
+    buffer: Any = None
+    reason: str = ""
+
+    def num_frames(self) -> int:
+        """Number of steps stored in the buffer."""
+        return int(self.buffer.num_frames())
+
+    def describe(self) -> str:
+        """Where the experience goes, and why it is not Reverb."""
+        why = f" ({self.reason})" if self.reason else ""
+        return (
+            f"replay: TF-Agents' TFUniformReplayBuffer (uniform sampling, oldest steps "
+            f"overwritten, capacity {self.buffer.capacity.numpy():,}) instead of Reverb{why}"
+        )
+
+    def dataset(self, batch_size: int, num_steps: int | None = None, prefetch: int = 3):
+        """Batches of ``num_steps``-step samples drawn uniformly from the buffer, prefetched."""
+        return self.buffer.as_dataset(
+            sample_batch_size=batch_size,
+            num_steps=num_steps or self.sequence_length,
+            num_parallel_calls=3,
+        ).prefetch(prefetch)
+
+    def _shutdown(self) -> None:
+        """Nothing runs in the background; drop the stored steps."""
+        self.buffer.clear()
+
+
+def build_uniform_replay(
+    collect_data_spec,
+    capacity: int,
+    *,
+    table_name: str = TABLE_NAME,
+    sequence_length: int = 2,
+    reason: str = "",
+) -> UniformReplay:
+    """Build a ``TFUniformReplayBuffer`` and an observer that a ``PyDriver`` can call."""
+    import tensorflow as tf
+    from tf_agents.replay_buffers import tf_uniform_replay_buffer
+    from tf_agents.specs import tensor_spec
+
+    if table_name in _LIVE:  # a cell run again: release the previous buffer first
+        _LIVE[table_name].close()
+
+    # One stream of steps (batch_size=1): a driver on one environment adds one step at a time.
+    buffer = tf_uniform_replay_buffer.TFUniformReplayBuffer(
+        tensor_spec.from_spec(collect_data_spec), batch_size=1, max_length=capacity
+    )
+
+    @tf.function(autograph=False)
+    def add_one(step) -> None:
+        buffer.add_batch(tf.nest.map_structure(lambda value: tf.expand_dims(value, 0), step))
+
+    def observer(trajectory) -> None:
+        """Add one collected step (a Trajectory of numpy values) to the buffer."""
+        add_one(trajectory)
+
+    # Samples of 2 consecutive steps may straddle the end of an episode (its last step and
+    # the next episode's first); DqnAgent masks those transitions out of the loss.
+    replay = UniformReplay(observer, sequence_length, table_name, buffer=buffer, reason=reason)
+    _LIVE[table_name] = replay
+    return replay
+
+
+def make_replay(
+    collect_data_spec,
+    capacity: int,
+    *,
+    backend: str = "auto",
+    table_name: str = TABLE_NAME,
+    sequence_length: int = 2,
+    min_size: int = 1,
+    num_envs: int = 1,
+) -> Replay:
+    """Build an agent's replay memory: Reverb when it can be imported, else TF-Agents' own.
+
+    ``backend``: ``"auto"`` (Reverb if available, otherwise ``TFUniformReplayBuffer``, saying
+    why in :meth:`Replay.describe`), ``"reverb"`` (an ImportError that says what to do when it
+    is missing) or ``"uniform"``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    for name, value in [
+        ("capacity", capacity),
+        ("sequence_length", sequence_length),
+        ("min_size", min_size),
+        ("num_envs", num_envs),
+    ]:
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
+    if backend == "uniform" or (backend == "auto" and not reverb_available()):
+        reason = "chosen explicitly" if backend == "uniform" else _reverb_missing_reason()
+        return build_uniform_replay(
+            collect_data_spec,
+            capacity,
+            table_name=table_name,
+            sequence_length=sequence_length,
+            reason=reason,
+        )
+    return build_reverb_replay(
+        collect_data_spec,
+        capacity,
+        table_name=table_name,
+        sequence_length=sequence_length,
+        min_size=min_size,
+        num_envs=num_envs,
+    )
+
+
+def _reverb_missing_reason() -> str:
+    """Why Reverb cannot be used here, in a few words."""
+    import platform
+
+    return (
+        f"Reverb cannot be imported: it has no wheels for Python {platform.python_version()} "
+        "on this platform"
+    )
+
+
+def live_replays() -> dict[str, Replay]:
+    """The replays still open, by table name."""
+    return dict(_LIVE)
+
+
+def close_all() -> None:
+    """Close every open replay."""
+    for replay in list(_LIVE.values()):
+        replay.close()
