@@ -7,6 +7,7 @@ average return over 100 evaluation episodes is at least 475.
 
     python benchmarks/dqn_cartpole.py                      # both settings, 3 seeds each
     python benchmarks/dqn_cartpole.py --settings course --seeds 10
+    python benchmarks/dqn_cartpole.py --seeds 10 --tutorial-seeds 3
     python benchmarks/dqn_cartpole.py --tutorial-max-iterations 5000
 
 Prints one line per run, then medians and the speed-up (median tutorial time to solve /
@@ -172,19 +173,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["tutorial", "course"],
         help="which settings to run",
     )
-    parser.add_argument("--seeds", type=int, default=3, help="runs per settings (seeds 0..N-1)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="runs per settings, seeds first-seed, first-seed + 1, ...",
+    )
+    parser.add_argument(
+        "--tutorial-seeds",
+        type=int,
+        default=None,
+        help="runs of the tutorial's settings, which are slow; None: as many as --seeds",
+    )
     parser.add_argument("--first-seed", type=int, default=0, help="seed of the first run")
     parser.add_argument(
         "--tutorial-max-iterations",
         type=int,
         default=20_000,
-        help="cap on the tutorial's iterations (its own schedule is 20 000)",
+        help="cap on the tutorial's iterations (the tutorial runs 20 000)",
     )
     parser.add_argument(
         "--course-max-iterations",
         type=int,
         default=None,
-        help="cap on the course's iterations (default: the course setting)",
+        help="cap on the course's iterations; None: the course setting's own",
     )
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds before a single run is abandoned"
@@ -196,8 +208,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--max-iterations", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
+    if args.tutorial_seeds is None:
+        args.tutorial_seeds = args.seeds
+    if args.seeds < 1 or args.tutorial_seeds < 1:
+        parser.error("--seeds and --tutorial-seeds must be >= 1")
     return args
 
 
@@ -215,10 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()}, {os.cpu_count()} CPU cores, {platform.machine()}"
     )
     caps = {"tutorial": args.tutorial_max_iterations, "course": args.course_max_iterations}
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    counts = {"tutorial": args.tutorial_seeds, "course": args.seeds}
     runs: dict[str, list[dict]] = {name: [] for name in args.settings}
     for name in args.settings:
-        for seed in seeds:
+        for seed in range(args.first_seed, args.first_seed + counts[name]):
             result = run_in_subprocess(name, seed, caps[name], args.timeout)
             runs[name].append(result)
             print_run(result)

@@ -24,6 +24,8 @@ def test_tutorial_settings_match_the_official_tutorial():
     assert s.gamma == 1.0  # DqnAgent's default, which the tutorial keeps
     assert s.target_update_period == 1
     assert s.gradient_clipping is None
+    assert s.observation_scale is None and s.init == "tutorial"
+    assert not s.time_limit_truncates  # suite_gym.load: the 500-step limit ends as "done"
     assert (s.eval_interval, s.eval_episodes, s.num_iterations) == (1000, 10, 20_000)
     # One draw of one batch per iteration: exactly the tutorial's dataset pipeline.
     assert s.sample_size == s.batch_size
@@ -36,6 +38,7 @@ def test_course_settings_keep_the_loss_bounded():
     assert s.target_update_period > 1
     assert s.gradient_clipping is not None
     assert s.eval_interval == 1  # check often, stop as soon as solved
+    assert s.observation_scale is not None and len(s.observation_scale) == 4
     assert s.sample_size >= s.batch_size
 
 
@@ -65,6 +68,7 @@ def test_replace_returns_a_validated_copy():
         ({"sample_size": 8, "batch_size": 64}, "sample_size"),
         ({"solve_episodes": 5, "eval_episodes": 10}, "solve_episodes"),
         ({"initial_collect_steps": -1}, "initial_collect_steps"),
+        ({"observation_scale": (2.4, 0.0, 0.2, 3.0)}, "observation_scale"),
     ],
 )
 def test_bad_settings_are_rejected(changes, message):
@@ -96,6 +100,33 @@ def test_agent_builds_with_both_settings(settings, env):
     time_step = tf.nest.map_structure(tf.convert_to_tensor, time_step)
     assert agent.policy.action(time_step).action.shape == (1,)
     assert agent.collect_policy.action(time_step).action.shape == (1,)
+
+
+def test_observations_are_rescaled_first():
+    import numpy as np
+    import tensorflow as tf
+
+    q_net = dqn.build_q_network(dqn.COURSE, num_actions=2)
+    assert isinstance(q_net.layers[0], tf.keras.layers.Rescaling)
+    observation = tf.constant([[2.4, 3.0, 0.21, -3.0]])
+    np.testing.assert_allclose(q_net.layers[0](observation), [[1.0, 1.0, 1.0, -1.0]], rtol=1e-6)
+    plain = dqn.build_q_network(dqn.TUTORIAL, num_actions=2)
+    assert not isinstance(plain.layers[0], tf.keras.layers.Rescaling)
+
+
+@pytest.mark.parametrize(("truncates", "discount"), [(True, 1.0), (False, 0.0)])
+def test_time_limit_truncates_or_terminates(truncates, discount):
+    import numpy as np
+
+    env = dqn.make_env(dqn.TUTORIAL.replace(time_limit_truncates=truncates), seed=0)
+    time_step, steps = env.reset(), 0
+    while not time_step.is_last():
+        angle, angular_velocity = time_step.observation[2:]
+        # A simple controller that keeps the pole up until the 500-step limit.
+        time_step = env.step(np.array(int(angle + 0.5 * angular_velocity > 0)))
+        steps += 1
+    assert steps == 500
+    assert float(time_step.discount) == discount
 
 
 def test_epsilon_decays_linearly_with_train_steps(env):

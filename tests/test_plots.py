@@ -47,3 +47,16 @@ def test_loop_diagram_draws():
     fig = plots.draw_agent_environment_loop()
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any("Agent" in t for t in texts) and any("reward" in t for t in texts)
+
+
+def test_learning_curve_marks_incomplete_evaluations():
+    fig = plots.plot_learning_curve([0, 1, 2], [10, 5, 30], complete=[True, False, True])
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "stopped early (finished episodes only)" in labels
+    hollow = [line for line in fig.axes[0].lines if line.get_markerfacecolor() == "none"]
+    assert len(hollow) == 1 and list(hollow[0].get_xdata()) == [1.0]
+
+
+def test_learning_curve_rejects_a_wrong_complete_mask():
+    with pytest.raises(ValueError, match="complete has"):
+        plots.plot_learning_curve([0, 1], [1, 2], complete=[True])

@@ -26,9 +26,14 @@ class DqnSettings:
 
     name: str
     env_name: str = "CartPole-v1"
+    # True: reaching the step limit truncates the episode (discount 1: the agent still values
+    # what would come next). False: it terminates it (discount 0), as ``suite_gym.load`` does.
+    time_limit_truncates: bool = False
     # The Q-network: Dense ReLU layers, then one output (a Q-value) per action.
     hidden_layers: tuple[int, ...] = (100, 50)
     init: str = "tutorial"  # initial weights: "tutorial" (He, small Q-values) or "keras"
+    # Divide each observation by these typical magnitudes first (None: feed it raw).
+    observation_scale: tuple[float, ...] | None = None
     # Learning.
     learning_rate: float = 1e-3
     gamma: float = 1.0  # discount of future rewards
@@ -79,6 +84,10 @@ class DqnSettings:
             raise ValueError(f"hidden_layers needs sizes >= 1, got {self.hidden_layers!r}.")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}.")
+        if self.observation_scale is not None and not all(
+            scale > 0 for scale in self.observation_scale
+        ):
+            raise ValueError(f"observation_scale must be > 0, got {self.observation_scale!r}.")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}.")
         if self.loss not in LOSSES:
@@ -103,9 +112,11 @@ TUTORIAL = DqnSettings(name="tutorial")
 
 COURSE = DqnSettings(
     name="course",
+    time_limit_truncates=True,
     hidden_layers=(256, 256),
     init="keras",
-    learning_rate=2.3e-3,
+    observation_scale=(2.4, 3.0, 0.21, 3.0),  # cart x, cart speed, pole angle, pole speed
+    learning_rate=1e-3,
     gamma=0.99,
     loss="huber",
     target_update_period=128,
@@ -113,11 +124,11 @@ COURSE = DqnSettings(
     batch_size=64,
     initial_collect_steps=1000,
     collect_steps_per_iteration=256,
-    train_steps_per_iteration=256,
-    sample_size=4096,
+    train_steps_per_iteration=128,
+    sample_size=2048,
     epsilon_start=1.0,
     epsilon_end=0.04,
-    epsilon_decay_steps=2000,
+    epsilon_decay_steps=1000,
     num_iterations=200,
     eval_interval=1,
 )
@@ -126,10 +137,15 @@ SETTINGS = {"tutorial": TUTORIAL, "course": COURSE}
 
 
 def make_env(settings: DqnSettings, seed: int | None = None):
-    """The training environment, its time limit a truncation (see ``utils.envs.load_env``)."""
+    """The training environment; see ``DqnSettings.time_limit_truncates``."""
+    from tf_agents.environments import suite_gym
+
     from utils.envs import load_env
 
-    env = load_env(settings.env_name)
+    if settings.time_limit_truncates:
+        env = load_env(settings.env_name)  # TF-Agents' TimeLimit: discount 1 at the limit
+    else:
+        env = suite_gym.load(settings.env_name)  # the tutorial's: gym ends it as "done"
     if seed is not None:
         env.seed(seed)
     return env
@@ -151,6 +167,13 @@ def build_q_network(settings: DqnSettings, num_actions: int):
     """A sequential Q-network: Dense ReLU layers, then one linear output per action."""
     import tensorflow as tf
     from tf_agents.networks import sequential
+
+    layers = []
+    if settings.observation_scale is not None:
+        # Bring every observation to about [-1, 1]: CartPole's pole angle (±0.21 rad) is
+        # tiny next to its cart position (±2.4), yet it matters most for balancing.
+        scale = [1.0 / magnitude for magnitude in settings.observation_scale]
+        layers.append(tf.keras.layers.Rescaling(scale))
 
     if settings.init == "tutorial":  # the tutorial's choice: He init, small initial Q-values
 
@@ -174,7 +197,7 @@ def build_q_network(settings: DqnSettings, num_actions: int):
     q_values = tf.keras.layers.Dense(
         num_actions, kernel_initializer=output_init, bias_initializer=output_bias
     )
-    return sequential.Sequential([*hidden, q_values])
+    return sequential.Sequential([*layers, *hidden, q_values])
 
 
 def build_agent(settings: DqnSettings, env):
@@ -353,7 +376,8 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
                 first = k * settings.batch_size
                 indices = np.arange(first, first + settings.batch_size) % settings.sample_size
                 loss = train_step(sample, indices)
-            history.losses.append(float(loss))
+            loss = float(loss)  # the last train step's loss
+            history.losses.append(loss)
             history.loss_env_steps.append(env_steps)
 
         if iteration % settings.eval_interval == 0:
@@ -374,10 +398,12 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
                 history.solved_return = full.mean
                 history.seconds_to_solve = time.perf_counter() - start
                 history.env_steps_to_solve = env_steps
-                bar.set_postfix(step=env_steps, loss=f"{float(loss):.3g}", eval="solved")
+                last_eval = "solved"
+                bar.set_postfix({"step": env_steps, "loss": f"{loss:.3g}", "eval": last_eval})
                 break  # stop here, so the agent keeps the policy that solved the task
 
-        bar.set_postfix(step=env_steps, loss=f"{float(loss):.3g}", eval=last_eval, refresh=False)
+        postfix = {"step": env_steps, "loss": f"{loss:.3g}", "eval": last_eval}
+        bar.set_postfix(postfix, refresh=False)
 
     bar.close()
     history.iterations = iteration

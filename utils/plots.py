@@ -30,12 +30,17 @@ def plot_learning_curve(
     *,
     window: int = 5,
     target: float | None = None,
+    complete: Sequence[bool] | None = None,
     losses: tuple[Sequence[float], Sequence[float]] | None = None,
     xlabel: str = "environment steps",
     title: str = "Learning curve",
     path: str | Path | None = None,
 ):
-    """Plot returns (points), their moving average (line) and, optionally, the loss below."""
+    """Plot returns (points), their moving average (line) and, optionally, the loss below.
+
+    ``complete`` marks evaluations that ran all their episodes; the others (stopped early,
+    their mean covering only finished episodes) are drawn as hollow points.
+    """
     import matplotlib.pyplot as plt
 
     if len(steps) != len(returns):
@@ -45,7 +50,23 @@ def plot_learning_curve(
     rows = 2 if losses is not None else 1
     fig, axes = plt.subplots(rows, 1, figsize=(8, 3.2 * rows), sharex=True, squeeze=False)
     ax = axes[0, 0]
-    ax.plot(steps, returns, "o", alpha=0.4, label="evaluation")
+    steps_arr, returns_arr = np.asarray(steps, dtype=float), np.asarray(returns, dtype=float)
+    done = np.ones(len(returns_arr), bool) if complete is None else np.asarray(complete, bool)
+    if done.shape != returns_arr.shape:
+        raise ValueError(f"complete has {done.size} entries for {returns_arr.size} returns.")
+    ax.plot(
+        steps_arr[done], returns_arr[done], "o", color="tab:blue", alpha=0.5, label="evaluation"
+    )
+    if not done.all():
+        ax.plot(
+            steps_arr[~done],
+            returns_arr[~done],
+            "o",
+            mfc="none",
+            color="tab:blue",
+            alpha=0.6,
+            label="stopped early (finished episodes only)",
+        )
     ax.plot(steps, moving_average(returns, window), "-", lw=2, label=f"moving average ({window})")
     if target is not None:
         ax.axhline(target, color="green", ls="--", lw=1, label=f"target {target:g}")

@@ -12,6 +12,7 @@ Every replay object has the same small interface (:class:`Replay`): ``observer``
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -133,36 +134,6 @@ class ReverbReplay(Replay):
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
 
-class BatchedObserver:
-    """Splits a batch of trajectories (one per environment copy) among per-copy observers.
-
-    Reverb's trajectory observer follows one stream of steps; with several environment
-    copies stepped together, each copy needs its own, so that no item mixes two copies.
-    """
-
-    def __init__(self, observers: list) -> None:
-        self.observers = observers
-
-    def __call__(self, trajectory) -> None:
-        """Hand row ``i`` of every field of ``trajectory`` to observer ``i``."""
-        import numpy as np
-        import tensorflow as tf
-
-        trajectory = tf.nest.map_structure(np.asarray, trajectory)
-        for i, observer in enumerate(self.observers):
-            observer(tf.nest.map_structure(lambda field, i=i: field[i], trajectory))
-
-    def flush(self) -> None:
-        """Write out what the observers still hold."""
-        for observer in self.observers:
-            observer.flush()
-
-    def close(self) -> None:
-        """Close every observer."""
-        for observer in self.observers:
-            observer.close()
-
-
 def build_reverb_replay(
     collect_data_spec,
     capacity: int,
@@ -170,7 +141,6 @@ def build_reverb_replay(
     table_name: str = TABLE_NAME,
     sequence_length: int = 2,
     min_size: int = 1,
-    num_envs: int = 1,
 ) -> ReverbReplay:
     """Build a Reverb table and server, a ``ReverbReplayBuffer`` and its trajectory observer."""
     reverb = import_reverb()
@@ -206,17 +176,13 @@ def build_reverb_replay(
         table_name=table_name,
         sequence_length=sequence_length,
         local_server=server,
+        dataset_buffer_size=8,  # samples each reader fetches ahead: few, so they stay recent
     )
     # ...and the observer, called by a driver after every environment step, writes each
     # window of `sequence_length` consecutive steps into it (stride 1: windows overlap).
-    # A driver stepping `num_envs` environment copies at once needs one per copy.
-    observers = [
-        reverb_utils.ReverbAddTrajectoryObserver(
-            buffer.py_client, table_name, sequence_length=sequence_length, stride_length=1
-        )
-        for _ in range(num_envs)
-    ]
-    observer = observers[0] if num_envs == 1 else BatchedObserver(observers)
+    observer = reverb_utils.ReverbAddTrajectoryObserver(
+        buffer.py_client, table_name, sequence_length=sequence_length, stride_length=1
+    )
 
     replay = ReverbReplay(
         observer,
@@ -307,7 +273,6 @@ def make_replay(
     table_name: str = TABLE_NAME,
     sequence_length: int = 2,
     min_size: int = 1,
-    num_envs: int = 1,
 ) -> Replay:
     """Build an agent's replay memory: Reverb when it can be imported, else TF-Agents' own.
 
@@ -321,7 +286,6 @@ def make_replay(
         ("capacity", capacity),
         ("sequence_length", sequence_length),
         ("min_size", min_size),
-        ("num_envs", num_envs),
     ]:
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
@@ -340,7 +304,6 @@ def make_replay(
         table_name=table_name,
         sequence_length=sequence_length,
         min_size=min_size,
-        num_envs=num_envs,
     )
 
 
@@ -363,3 +326,6 @@ def close_all() -> None:
     """Close every open replay."""
     for replay in list(_LIVE.values()):
         replay.close()
+
+
+atexit.register(close_all)  # e.g. a kernel shut down without close(): no folders left behind
