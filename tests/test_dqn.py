@@ -27,6 +27,8 @@ def test_tutorial_settings_match_the_official_tutorial():
     assert s.observation_scale is None and s.init == "tutorial"
     assert not s.time_limit_truncates  # suite_gym.load: the 500-step limit ends as "done"
     assert (s.eval_interval, s.eval_episodes, s.num_iterations) == (1000, 10, 20_000)
+    # compute_avg_return: one environment, each episode played to its end.
+    assert s.evaluation == "sequential"
     # One draw of one batch per iteration: exactly the tutorial's dataset pipeline.
     assert s.sample_size == s.batch_size
 
@@ -38,12 +40,27 @@ def test_course_settings_keep_the_loss_bounded():
     assert s.target_update_period > 1
     assert s.gradient_clipping is not None
     assert s.eval_interval == 1  # check often, stop as soon as solved
+    assert s.evaluation == "batched"
     assert s.observation_scale is not None and len(s.observation_scale) == 4
     assert s.sample_size >= s.batch_size
 
 
 def test_settings_are_looked_up_by_name():
-    assert dqn.SETTINGS == {"tutorial": dqn.TUTORIAL, "course": dqn.COURSE}
+    assert dqn.SETTINGS == {
+        "tutorial": dqn.TUTORIAL,
+        "course": dqn.COURSE,
+        "tutorial-batched-eval": dqn.TUTORIAL_BATCHED_EVAL,
+    }
+    assert all(settings.name == name for name, settings in dqn.SETTINGS.items())
+
+
+def test_tutorial_batched_eval_differs_from_the_tutorial_only_in_evaluation():
+    differing = {
+        f.name
+        for f in dqn.dataclasses.fields(dqn.DqnSettings)
+        if getattr(dqn.TUTORIAL, f.name) != getattr(dqn.TUTORIAL_BATCHED_EVAL, f.name)
+    }
+    assert differing == {"name", "evaluation"}
 
 
 def test_replace_returns_a_validated_copy():
@@ -69,6 +86,7 @@ def test_replace_returns_a_validated_copy():
         ({"solve_episodes": 5, "eval_episodes": 10}, "solve_episodes"),
         ({"initial_collect_steps": -1}, "initial_collect_steps"),
         ({"observation_scale": (2.4, 0.0, 0.2, 3.0)}, "observation_scale"),
+        ({"evaluation": "parallel"}, "evaluation"),
     ],
 )
 def test_bad_settings_are_rejected(changes, message):
@@ -193,3 +211,26 @@ def test_training_stops_when_solved(monkeypatch):
     assert history.full_evals == [(3, 112, 500.0)]
     assert 0 < history.seconds_to_solve <= history.seconds
     assert "solved" in history.summary()
+
+
+@pytest.mark.parametrize("evaluation", ["sequential", "batched"])
+def test_quick_check_plays_the_way_the_settings_say(monkeypatch, evaluation):
+    """Sequential: one environment, no early stop; batched: one copy per episode, early stop."""
+    pytest.importorskip("reverb")
+    from utils import evaluation as evaluation_module
+
+    calls = []
+    real_evaluate = evaluation_module.evaluate
+
+    def spy(env, policy, num_episodes, **options):
+        calls.append((env.batch_size, num_episodes, sorted(options)))
+        return real_evaluate(env, policy, num_episodes, **options)
+
+    monkeypatch.setattr(evaluation_module, "evaluate", spy)
+    dqn.train_from_scratch(TINY.replace(evaluation=evaluation), seed=0, progress=False)
+    quick = [call for call in calls if call[1] == TINY.eval_episodes]
+    assert len(quick) == 2  # iterations 3 and 6
+    if evaluation == "sequential":
+        assert quick[0] == (1, 2, [])
+    else:
+        assert quick[0] == (2, 2, ["max_episode_return", "target"])
