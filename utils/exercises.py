@@ -39,10 +39,22 @@ def linear_epsilon(
     return start + fraction * (end - start)
 
 
+def double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma: float):
+    """Notebook 05: Double DQN targets; the online net picks a', the target net rates it."""
+    rewards = np.asarray(rewards, dtype=float)
+    terminated = np.asarray(terminated, dtype=float)
+    next_q_online = np.asarray(next_q_online, dtype=float)
+    next_q_target = np.asarray(next_q_target, dtype=float)
+    best = np.argmax(next_q_online, axis=-1)  # a' = argmax_a Q_online(s', a)
+    next_value = np.take_along_axis(next_q_target, best[:, None], axis=-1)[:, 0]
+    return rewards + gamma * (1.0 - terminated) * next_value
+
+
 SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
     "02.linear_epsilon": linear_epsilon,
+    "05.double_dqn_target": double_dqn_target,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -98,10 +110,42 @@ def _check_linear_epsilon(func: Callable) -> str:
     return f"{len(cases)} cases agree"
 
 
+def _check_double_dqn_target(func: Callable) -> str:
+    rewards = np.array([1.0, 1.0, 0.5, 1.0])
+    terminated = np.array([0.0, 0.0, 0.0, 1.0])
+    # In rows 0-2 the online and target networks disagree on the best next action.
+    next_q_online = np.array([[2.0, 5.0, 1.0], [3.0, 1.0, 0.0], [0.0, 0.0, 9.0], [4.0, 1.0, 2.0]])
+    next_q_target = np.array([[6.0, 3.0, 4.0], [2.0, 7.0, 1.0], [1.0, 8.0, 2.0], [5.0, 6.0, 7.0]])
+    gamma = 0.9
+    expected = np.array([1.0 + 0.9 * 3.0, 1.0 + 0.9 * 2.0, 0.5 + 0.9 * 2.0, 1.0])
+    plain_dqn = rewards + gamma * (1 - terminated) * next_q_target.max(axis=-1)
+    got = np.asarray(func(rewards, terminated, next_q_online, next_q_target, gamma), dtype=float)
+    if got.shape != expected.shape:
+        raise AssertionError(
+            f"Expected one target per transition {expected.shape}, got {got.shape}."
+        )
+    if np.allclose(got, plain_dqn, atol=1e-5):
+        raise AssertionError(
+            f"Got the plain DQN targets {plain_dqn.tolist()}. Double DQN picks a' with the "
+            "online network (argmax of next_q_online) and rates it with the target network."
+        )
+    if not np.allclose(got[3], rewards[3], atol=1e-5):
+        raise AssertionError(
+            f"The last transition terminated, so its target is just its reward {rewards[3]}; "
+            f"got {got[3]}. Multiply the bootstrap term by (1 - terminated)."
+        )
+    if not np.allclose(got, expected, atol=1e-5):
+        raise AssertionError(
+            f"Double DQN targets should be {expected.tolist()}, got {got.tolist()}."
+        )
+    return f"{len(expected)} transitions agree, 3 where plain DQN differs"
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
     "02.linear_epsilon": _check_linear_epsilon,
+    "05.double_dqn_target": _check_double_dqn_target,
 }
 
 
