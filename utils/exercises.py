@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from utils.actor_critic import bootstrapped_returns, check_bootstrapped_returns
+
 # --- reference solutions ---------------------------------------------------------------
 
 
@@ -55,6 +57,7 @@ SOLUTIONS: dict[str, Callable] = {
     "01.lean_policy": lean_policy,
     "02.linear_epsilon": linear_epsilon,
     "05.double_dqn_target": double_dqn_target,
+    "06.bootstrapped_returns": bootstrapped_returns,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -146,6 +149,7 @@ CHECKS: dict[str, Callable[[Callable], str]] = {
     "01.lean_policy": _check_lean_policy,
     "02.linear_epsilon": _check_linear_epsilon,
     "05.double_dqn_target": _check_double_dqn_target,
+    "06.bootstrapped_returns": check_bootstrapped_returns,
 }
 
 

@@ -1,0 +1,237 @@
+"""Unit tests of utils/actor_critic.py: returns, model, loss, evaluator, exercise checker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils import actor_critic as ac
+
+# --- returns ---------------------------------------------------------------------------
+
+
+def test_discounted_returns_by_hand():
+    returns = ac.discounted_returns([1.0, 2.0, 3.0], gamma=0.5, normalize=False)
+    # G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 = 2.75
+    np.testing.assert_allclose(returns, [2.75, 3.5, 3.0])
+    assert returns.dtype == np.float32
+
+
+def test_gamma_one_sums_the_rest_and_gamma_zero_keeps_each_reward():
+    np.testing.assert_allclose(
+        ac.discounted_returns([1, 1, 1, 1], 1.0, normalize=False), [4, 3, 2, 1]
+    )
+    np.testing.assert_allclose(ac.discounted_returns([5, 0, 2], 0.0, normalize=False), [5, 0, 2])
+
+
+def test_normalised_returns_have_mean_zero_and_std_one():
+    returns = ac.discounted_returns(np.ones(200), 0.99)
+    assert abs(returns.mean()) < 1e-5
+    assert returns.std() == pytest.approx(1.0, abs=1e-4)
+    # The order survives normalisation: earlier steps still have larger returns.
+    assert np.all(np.diff(returns) < 0)
+
+
+def test_zero_spread_is_guarded():
+    for rewards in ([1.0], [0.0, 0.0, 0.0]):  # one step, or all returns equal
+        returns = ac.discounted_returns(rewards, 0.99)
+        assert np.all(np.isfinite(returns))
+        np.testing.assert_allclose(returns, 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("gamma", [-0.1, 1.5, float("nan"), "0.9", None])
+def test_bad_gamma_is_a_clear_error(gamma):
+    with pytest.raises(ValueError, match=r"gamma .* \[0, 1\]"):
+        ac.discounted_returns([1.0, 1.0], gamma)
+
+
+def test_empty_or_misshapen_episode_is_a_clear_error():
+    with pytest.raises(ValueError, match="empty"):
+        ac.discounted_returns([], 0.99)
+    with pytest.raises(ValueError, match="1-D"):
+        ac.discounted_returns(np.ones((2, 3)), 0.99)
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="gamma"):
+        ac.ActorCriticSettings(gamma=1.2)
+    with pytest.raises(ValueError, match="learning_rate"):
+        ac.ActorCriticSettings(learning_rate=0)
+    with pytest.raises(ValueError, match="running_reward_decay"):
+        ac.ActorCriticSettings(running_reward_decay=1.0)
+    assert ac.ActorCriticSettings().replace(hidden_units=32).hidden_units == 32
+
+
+# --- model and loss --------------------------------------------------------------------
+
+
+def test_model_shapes_and_probabilities():
+    model = ac.build_model(num_inputs=4, num_actions=3, hidden_units=16)
+    probs, value = model(np.zeros((5, 4), np.float32))
+    assert probs.shape == (5, 3) and value.shape == (5, 1)
+    np.testing.assert_allclose(probs.numpy().sum(axis=1), 1.0, rtol=1e-5)
+    assert [layer.name for layer in model.layers[1:]] == ["shared", "actor", "critic"]
+
+
+def test_model_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="num_actions"):
+        ac.build_model(num_actions=0)
+    with pytest.raises(ValueError, match="hidden_units"):
+        ac.build_model(hidden_units=2.5)
+
+
+def test_loss_on_a_hand_computed_example():
+    import tensorflow as tf
+
+    probs = tf.constant([[0.5, 0.5], [0.2, 0.8]])
+    values = tf.constant([[1.0], [0.0]])
+    actions = tf.constant([0, 1])
+    returns = tf.constant([2.0, -3.0])
+    actor, critic = ac.actor_critic_loss(probs, values, actions, returns)
+    # advantages: 2 - 1 = 1 and -3 - 0 = -3
+    expected_actor = -(np.log(0.5) * 1.0 + np.log(0.8) * -3.0)
+    # Huber (delta 1): |error| = 1 -> 0.5 * 1^2 = 0.5; |error| = 3 -> 3 - 0.5 = 2.5
+    assert float(actor) == pytest.approx(expected_actor, rel=1e-5)
+    assert float(critic) == pytest.approx(3.0, rel=1e-5)
+
+
+def test_actor_loss_does_not_move_the_critic():
+    import tensorflow as tf
+
+    probs = tf.Variable([[0.3, 0.7]])
+    values = tf.Variable([[0.5]])
+    with tf.GradientTape() as tape:
+        actor, _ = ac.actor_critic_loss(probs, values, tf.constant([1]), tf.constant([2.0]))
+    grad_probs, grad_values = tape.gradient(actor, [probs, values])
+    assert grad_values is None  # the advantage's value is a constant for the actor
+    assert grad_probs is not None
+
+
+def test_one_train_step_changes_the_weights_and_returns_finite_losses():
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    model = ac.build_model(hidden_units=8)
+    before = [w.copy() for w in model.get_weights()]
+    step = ac.make_train_step(model, tf.keras.optimizers.Adam(0.01))
+    observations = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    returns = ac.discounted_returns(np.ones(6), 0.99)
+    actor, critic = step(observations, np.array([0, 1, 0, 1, 1, 0], np.int32), returns)
+    assert np.isfinite(float(actor)) and np.isfinite(float(critic))
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+# --- evaluation on a scripted Gym-style environment -----------------------------------
+
+
+class ScriptedGymEnv:
+    """Gym-style env whose k-th episode lasts lengths[k % len] steps and pays 1 per step.
+
+    It records the actions it receives, and pays 0 for action 1 so greediness can be checked.
+    """
+
+    def __init__(self, lengths=(3, 5, 7)):
+        self.lengths, self.episode, self.t, self.actions = list(lengths), -1, 0, []
+
+    def reset(self, seed=None):
+        self.episode, self.t = self.episode + 1, 0
+        return np.zeros(4, np.float32)
+
+    def step(self, action):
+        self.actions.append(action)
+        self.t += 1
+        done = self.t >= self.lengths[self.episode % len(self.lengths)]
+        return np.zeros(4, np.float32), float(action == 0), done, {}
+
+    def close(self):
+        pass
+
+
+def _left_model():
+    """A model whose actor always prefers action 0 (bias +5 on action 0)."""
+    model = ac.build_model(hidden_units=4)
+    actor = model.get_layer("actor")
+    kernel, _ = actor.get_weights()
+    actor.set_weights([np.zeros_like(kernel), np.array([5.0, 0.0], np.float32)])
+    return model
+
+
+def test_evaluator_returns_known_returns_and_acts_greedily():
+    made = []
+
+    def make():
+        made.append(ScriptedGymEnv())
+        return made[-1]
+
+    result = ac.evaluate_model(_left_model(), make, num_episodes=6, copies=2)
+    assert result.complete and result.episodes == 6
+    # Each copy plays episodes of 3, 5 and 7 steps (its own sequence).
+    assert sorted(result.returns) == [3, 3, 5, 5, 7, 7]
+    assert result.mean == pytest.approx(5.0)
+    assert all(a == 0 for env in made for a in env.actions)
+
+
+def test_evaluator_stops_early_when_target_is_out_of_reach():
+    result = ac.evaluate_model(
+        _left_model(),
+        lambda: ScriptedGymEnv((3,)),
+        num_episodes=10,
+        copies=2,
+        target=475,
+        max_episode_return=500,
+    )
+    assert not result.complete
+    assert result.episodes < 10
+
+
+def test_evaluator_rejects_bad_input():
+    model = _left_model()
+    with pytest.raises(ValueError, match="num_episodes"):
+        ac.evaluate_model(model, ScriptedGymEnv, num_episodes=0)
+    with pytest.raises(ValueError, match="both"):
+        ac.evaluate_model(model, ScriptedGymEnv, num_episodes=2, target=1.0)
+
+
+def test_evaluator_on_cartpole_with_a_random_model():
+    result = ac.evaluate_model(ac.build_model(hidden_units=8), "CartPole-v1", num_episodes=4)
+    assert result.complete and result.episodes == 4
+    assert all(1 <= r <= 500 for r in result.returns)
+
+
+def test_play_episode_records_one_entry_per_step():
+    env = ScriptedGymEnv((4,))
+    observations, actions, rewards = ac.play_episode(env, _left_model(), np.random.default_rng(0))
+    assert observations.shape == (4, 4) and actions.shape == (4,) and rewards.shape == (4,)
+
+
+# --- exercise --------------------------------------------------------------------------
+
+
+def test_reference_solution_passes_its_checker():
+    message = ac.check_bootstrapped_returns(ac.bootstrapped_returns)
+    assert "match" in message
+
+
+def test_checker_rejects_wrong_answers():
+    def forgets_bootstrap(rewards, gamma, last_value=0.0):
+        return ac.bootstrapped_returns(rewards, gamma, 0.0)
+
+    def undiscounted(rewards, gamma, last_value=0.0):
+        return ac.bootstrapped_returns(rewards, 1.0, last_value)
+
+    def stub(rewards, gamma, last_value=0.0):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError, match="last_value"):
+        ac.check_bootstrapped_returns(forgets_bootstrap)
+    with pytest.raises(AssertionError):
+        ac.check_bootstrapped_returns(undiscounted)
+    with pytest.raises(NotImplementedError):
+        ac.check_bootstrapped_returns(stub)
+
+
+def test_bootstrapped_returns_rejects_bad_input():
+    with pytest.raises(ValueError, match="gamma"):
+        ac.bootstrapped_returns([1.0], 2.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        ac.bootstrapped_returns([], 0.9)
