@@ -60,3 +60,9 @@ def test_learning_curve_marks_incomplete_evaluations():
 def test_learning_curve_rejects_a_wrong_complete_mask():
     with pytest.raises(ValueError, match="complete has"):
         plots.plot_learning_curve([0, 1], [1, 2], complete=[True])
+
+
+def test_points_can_be_named():
+    figure = plots.plot_learning_curve([1, 2, 3], [10, 20, 30], label="training episode")
+    labels = [line.get_label() for line in figure.axes[0].lines]
+    assert labels[0] == "training episode"

@@ -34,11 +34,13 @@ def plot_learning_curve(
     losses: tuple[Sequence[float], Sequence[float]] | None = None,
     xlabel: str = "environment steps",
     title: str = "Learning curve",
+    label: str = "evaluation",
     path: str | Path | None = None,
 ):
     """Plot returns (points), their moving average (line) and, optionally, the loss below.
 
-    ``complete`` marks evaluations that ran all their episodes; the others (stopped early,
+    ``label`` names the points in the legend (e.g. "training episode"). ``complete`` marks
+    evaluations that ran all their episodes; the others (stopped early,
     their mean covering only finished episodes) are drawn as hollow points.
     """
     import matplotlib.pyplot as plt
@@ -54,9 +56,7 @@ def plot_learning_curve(
     done = np.ones(len(returns_arr), bool) if complete is None else np.asarray(complete, bool)
     if done.shape != returns_arr.shape:
         raise ValueError(f"complete has {done.size} entries for {returns_arr.size} returns.")
-    ax.plot(
-        steps_arr[done], returns_arr[done], "o", color="tab:blue", alpha=0.5, label="evaluation"
-    )
+    ax.plot(steps_arr[done], returns_arr[done], "o", color="tab:blue", alpha=0.5, label=label)
     if not done.all():
         ax.plot(
             steps_arr[~done],
