@@ -238,8 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     counts = {name: args.tutorial_seeds for name in SETTINGS if name != "course"}
     counts["course"] = args.seeds
     runs: dict[str, list[dict]] = {name: [] for name in args.settings}
-    for name in args.settings:
-        for seed in range(args.first_seed, args.first_seed + counts[name]):
+    # Seed by seed, every setting in turn: a change in the machine's load then affects all
+    # settings alike instead of whichever happened to run at the time.
+    for seed in range(args.first_seed, args.first_seed + max(counts.values())):
+        for name in args.settings:
+            if seed >= args.first_seed + counts[name]:
+                continue
             result = run_in_subprocess(name, seed, caps[name], args.timeout)
             runs[name].append(result)
             print_run(result)

@@ -52,12 +52,35 @@ def double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma: 
     return rewards + gamma * (1.0 - terminated) * next_value
 
 
+def semi_implicit_step(state, action):
+    """Notebook 07: Gym CartPole's semi-implicit Euler transition in TF ops, for a batch [B, 4]."""
+    import tensorflow as tf
+
+    from utils import tf_cartpole as cp
+
+    x, x_dot, theta, theta_dot = tf.unstack(state, axis=-1)
+    force = tf.cast(tf.where(tf.equal(action, 1), cp.FORCE_MAG, -cp.FORCE_MAG), state.dtype)
+    costheta, sintheta = tf.cos(theta), tf.sin(theta)
+    temp = (force + cp.POLEMASS_LENGTH * theta_dot**2 * sintheta) / cp.TOTAL_MASS
+    thetaacc = (cp.GRAVITY * sintheta - costheta * temp) / (
+        cp.LENGTH * (4.0 / 3.0 - cp.MASS_POLE * costheta**2 / cp.TOTAL_MASS)
+    )
+    xacc = temp - cp.POLEMASS_LENGTH * thetaacc * costheta / cp.TOTAL_MASS
+    x_dot = x_dot + cp.TAU * xacc  # speeds first ...
+    x = x + cp.TAU * x_dot  # ... then move with the new speeds
+    theta_dot = theta_dot + cp.TAU * thetaacc
+    theta = theta + cp.TAU * theta_dot
+    terminated = (tf.abs(x) > cp.X_THRESHOLD) | (tf.abs(theta) > cp.THETA_THRESHOLD)
+    return tf.stack([x, x_dot, theta, theta_dot], axis=-1), terminated
+
+
 SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
     "02.linear_epsilon": linear_epsilon,
     "05.double_dqn_target": double_dqn_target,
     "06.bootstrapped_returns": bootstrapped_returns,
+    "07.semi_implicit_step": semi_implicit_step,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -144,12 +167,42 @@ def _check_double_dqn_target(func: Callable) -> str:
     return f"{len(expected)} transitions agree, 3 where plain DQN differs"
 
 
+def _check_semi_implicit_step(func: Callable) -> str:
+    import gym
+    import tensorflow as tf
+
+    env = gym.make("CartPole-v1").unwrapped
+    env.kinematics_integrator = "semi-implicit euler"
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    states = rng.uniform([-2.6, -3, -0.25, -3.5], [2.6, 3, 0.25, 3.5], size=(500, 4))
+    actions = rng.integers(0, 2, size=500)
+    expected, dones = [], []
+    for state, action in zip(states, actions, strict=True):
+        env.state, env.steps_beyond_done = tuple(state), None
+        _, _, done, _ = env.step(int(action))
+        expected.append(env.state)
+        dones.append(done)
+    got_state, got_done = func(tf.constant(states), tf.constant(actions))
+    error = float(np.abs(np.asarray(got_state) - np.array(expected)).max())
+    if error > 1e-9:
+        raise AssertionError(
+            f"Next states differ from Gym's by up to {error:.3g}. Hint: update x_dot and "
+            "theta_dot first, then x and theta with the new speeds."
+        )
+    wrong = int(np.sum(np.asarray(got_done) != np.array(dones)))
+    if wrong:
+        raise AssertionError(f"The termination flag differs from Gym's on {wrong} of 500 states.")
+    return "500 random transitions agree with Gym (float64)"
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
     "02.linear_epsilon": _check_linear_epsilon,
     "05.double_dqn_target": _check_double_dqn_target,
     "06.bootstrapped_returns": check_bootstrapped_returns,
+    "07.semi_implicit_step": _check_semi_implicit_step,
 }
 
 
