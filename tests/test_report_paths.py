@@ -45,3 +45,30 @@ def test_show_source_rejects_builtins():
 
     with pytest.raises(TypeError, match="No source"):
         report.show_source(len)
+
+
+def test_training_outcome_line():
+    from utils.report import training_outcome
+
+    timings = {"collect": 1.23, "train": 2.0}
+    solved = training_outcome(
+        True,
+        solved_return=499.5,
+        env_steps_to_solve=2536,
+        seconds_to_solve=11.06,
+        env_steps=2536,
+        timings=timings,
+    )
+    assert solved == (
+        "solved (average return 499.5 over 100 episodes) after 2,536 environment steps "
+        "in 11.1 s (collect 1.2 s, train 2.0 s)"
+    )
+    failed = training_outcome(
+        False,
+        solved_return=None,
+        env_steps_to_solve=None,
+        seconds_to_solve=None,
+        env_steps=500,
+        timings=timings,
+    )
+    assert failed.startswith("not solved after 500 environment steps")

@@ -521,15 +521,17 @@ class ScratchHistory:
 
     def summary(self) -> str:
         """One line: solved or not, how fast, where the time went."""
-        if self.solved:
-            outcome = (
-                f"solved (average return {self.solved_return:.1f} over the full check) after "
-                f"{self.env_steps_to_solve:,} environment steps in {self.seconds_to_solve:.1f} s"
-            )
-        else:
-            outcome = f"not solved after {self.env_steps:,} environment steps"
-        spent = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.timings.items())
-        return f"{outcome} ({spent})"
+        from utils.report import training_outcome
+
+        return training_outcome(
+            self.solved,
+            solved_return=self.solved_return,
+            env_steps_to_solve=self.env_steps_to_solve,
+            seconds_to_solve=self.seconds_to_solve,
+            env_steps=self.env_steps,
+            timings=self.timings,
+            check="the full check",
+        )
 
     def to_dict(self) -> dict:
         """Everything as plain Python values (for JSON)."""

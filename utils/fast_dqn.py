@@ -120,17 +120,19 @@ class FastHistory:
     def summary(self) -> str:
         """One line: solved or not, how fast, where the time went."""
         mode = "XLA" if self.jit_compile else "graph"
-        if self.solved:
-            outcome = (
-                f"solved (average return {self.solved_return:.1f} over 100 episodes) after "
-                f"{self.env_steps_to_solve:,} environment steps in {self.seconds_to_solve:.1f} s"
-            )
-        else:
-            outcome = f"not solved after {self.env_steps:,} environment steps"
-        spent = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        from utils.report import training_outcome
+
+        outcome = training_outcome(
+            self.solved,
+            solved_return=self.solved_return,
+            env_steps_to_solve=self.env_steps_to_solve,
+            seconds_to_solve=self.seconds_to_solve,
+            env_steps=self.env_steps,
+            timings=self.timings,
+        )
         return (
-            f"seed {self.seed} ({mode}): {outcome} "
-            f"(first call incl. compiling {self.first_call_seconds:.1f} s; {spent})"
+            f"seed {self.seed} ({mode}): {outcome}; "
+            f"first call incl. compiling {self.first_call_seconds:.1f} s"
         )
 
 

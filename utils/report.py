@@ -23,6 +23,28 @@ def headline(label: str, value: object) -> None:
     path.write_text(json.dumps(entries, indent=1))
 
 
+def training_outcome(
+    solved: bool,
+    *,
+    solved_return: float | None,
+    env_steps_to_solve: int | None,
+    seconds_to_solve: float | None,
+    env_steps: int,
+    timings: dict[str, float],
+    check: str = "100 episodes",
+) -> str:
+    """One line for a training run: solved or not, how fast, where the time went."""
+    if solved:
+        outcome = (
+            f"solved (average return {solved_return:.1f} over {check}) after "
+            f"{env_steps_to_solve:,} environment steps in {seconds_to_solve:.1f} s"
+        )
+    else:
+        outcome = f"not solved after {env_steps:,} environment steps"
+    spent = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+    return f"{outcome} ({spent})"
+
+
 def show_source(obj) -> object:
     """Display the source code of a course helper in the notebook, syntax-highlighted."""
     import inspect
