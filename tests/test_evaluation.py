@@ -108,3 +108,62 @@ def test_random_cartpole_baseline_is_about_22():
     mean = evaluation.average_return(env, py_random(env), 100)
     assert 18 <= mean <= 27
     assert np.isfinite(mean)
+
+
+def test_reaches_needs_a_complete_run_at_or_above_the_target():
+    EvalResult = evaluation.EvalResult
+    assert EvalResult(475.0, [475.0], 1, complete=True).reaches(475.0)
+    assert not EvalResult(474.9, [474.9], 1, complete=True).reaches(475.0)
+    assert not EvalResult(500.0, [500.0], 1, complete=False).reaches(475.0)
+    assert not EvalResult(500.0, [500.0], 1, complete=True).reaches(None)
+
+
+class _CountdownGymEnv:
+    """Gym-style env: each episode lasts ``length`` steps with reward 1; records reset seeds."""
+
+    def __init__(self, length):
+        self.length, self.t, self.seeds = length, 0, []
+
+    def reset(self, seed=None):
+        self.seeds.append(seed)
+        self.t = 0
+        return np.zeros(4)
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(4), 1.0, self.t >= self.length, {}
+
+
+def test_evaluate_gym_shares_episodes_and_seeds_the_first_reset():
+    from utils.evaluation import evaluate_gym
+
+    envs = [_CountdownGymEnv(3), _CountdownGymEnv(5)]
+    calls = []
+
+    def actions(observations):
+        calls.append(len(observations))
+        return np.zeros(len(observations), dtype=int)
+
+    result = evaluate_gym(envs, actions, 5, seed=10)
+    assert result.complete and sorted(result.returns) == [3, 3, 3, 5, 5]
+    assert result.mean == pytest.approx(19 / 5)
+    assert envs[0].seeds[0] == 10 and envs[1].seeds[0] == 11
+    assert calls[0] == 2  # one call for both envs
+
+
+def test_evaluate_gym_stops_when_the_target_is_out_of_reach():
+    from utils.evaluation import evaluate_gym
+
+    result = evaluate_gym(
+        [_CountdownGymEnv(2)], lambda o: [0] * len(o), 10, target=9.5, max_episode_return=10.0
+    )
+    assert not result.complete and result.returns == [2.0]
+
+
+def test_evaluate_gym_rejects_bad_input():
+    from utils.evaluation import evaluate_gym
+
+    with pytest.raises(ValueError, match="num_episodes"):
+        evaluate_gym([_CountdownGymEnv(2)], lambda o: [0] * len(o), 0)
+    with pytest.raises(ValueError, match="at least one environment"):
+        evaluate_gym([], lambda o: [0] * len(o), 1)

@@ -8,14 +8,13 @@ Trained episode by episode on Monte-Carlo returns, with the critic as a baseline
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from utils.evaluation import EvalResult
+from utils.evaluation import EvalResult, evaluate_gym
 
 
 @dataclass(frozen=True)
@@ -288,13 +287,13 @@ def train(model, settings: ActorCriticSettings, *, seed: int = 0, progress: bool
             )  # fmt: skip
             history.quick_evals.append((episode, quick.mean, quick.complete))
             last_eval = f"{quick.mean:.0f}" + ("" if quick.complete else "*")
-            if quick.complete and quick.mean >= settings.target_return:
+            if quick.reaches(settings.target_return):
                 full = evaluate_model(
                     model, settings.env_name, settings.solve_episodes,
                     seed=20_000 + episode, act=act, **stop_early,
                 )  # fmt: skip
                 history.full_evals.append((episode, full.mean, full.complete))
-                if full.complete and full.mean >= settings.target_return:
+                if full.reaches(settings.target_return):
                     history.solved = True
                     history.solved_return = full.mean
                     history.episodes_to_solve = episode
@@ -360,50 +359,29 @@ def evaluate_model(
     """
     if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
         raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
-    if (target is None) != (max_episode_return is None):
-        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
     copies = min(int(num_episodes), 100) if copies is None else int(copies)
     if copies < 1:
         raise ValueError(f"copies must be >= 1, got {copies!r}.")
     make = (lambda: make_gym_env(env_name)) if isinstance(env_name, str) else env_name
     act = act or make_act(model)
 
+    def greedy(observations: np.ndarray) -> np.ndarray:  # the most likely action
+        return np.argmax(act(observations).numpy(), axis=1)
+
     envs = [make() for _ in range(copies)]
-    shares = np.full(copies, num_episodes // copies)
-    shares[: num_episodes % copies] += 1
-    observations = []
-    for i, env in enumerate(envs):
-        observations.append(np.asarray(env.reset(seed=seed + i), np.float32))
-    running = np.zeros(copies)
-    finished = np.zeros(copies, dtype=int)
-    returns: list[float] = []
-    for _ in range(max_steps):
-        active = np.flatnonzero(finished < shares)
-        if active.size == 0:
-            break
-        probs = act(np.stack([observations[i] for i in active])).numpy()
-        for i, action in zip(active, np.argmax(probs, axis=1), strict=True):
-            observation, reward, done, _ = envs[i].step(int(action))
-            running[i] += reward
-            if done:
-                returns.append(float(running[i]))
-                finished[i] += 1
-                running[i] = 0.0
-                observation = envs[i].reset()
-            observations[i] = np.asarray(observation, np.float32)
-        if target is not None and returns:
-            best_possible = sum(returns) + (num_episodes - len(returns)) * max_episode_return
-            if best_possible / num_episodes < target:
-                return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)
-    else:
-        raise RuntimeError(
-            f"Evaluation ran {max_steps} steps without finishing {num_episodes} episodes. "
-            "Does the environment ever end an episode? Give it a step limit or raise max_steps."
+    try:
+        return evaluate_gym(
+            envs,
+            greedy,
+            num_episodes,
+            target=target,
+            max_episode_return=max_episode_return,
+            seed=seed,
+            max_steps=max_steps,
         )
-    for env in envs:
-        env.close()
-    mean = float(np.mean(returns)) if returns else math.nan
-    return EvalResult(mean, returns, len(returns), complete=True)
+    finally:
+        for env in envs:
+            env.close()
 
 
 # --- exercise (notebook 06) ------------------------------------------------------------

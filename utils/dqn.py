@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils.report import Stopwatch
+
 LOSSES = ("squared", "huber")
 INITS = ("tutorial", "keras")
 EVALUATIONS = ("sequential", "batched")
@@ -303,24 +305,6 @@ class History:
         return f"{self.settings}: {outcome}"
 
 
-class _Stopwatch:
-    """Adds the time spent inside ``with`` to ``timings[name]``."""
-
-    def __init__(self, timings: dict[str, float], name: str) -> None:
-        self.timings, self.name = timings, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.timings[self.name] += time.perf_counter() - self.start
-
-
-def passes(result, settings: DqnSettings) -> bool:
-    """Whether an evaluation ran to the end with an average return of at least the target."""
-    return result.complete and result.mean >= settings.target_return
-
-
 def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress: bool = True):
     """Collect with PyDriver into the replay, train from it, evaluate, stop once solved.
 
@@ -345,7 +329,7 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
     random_driver = py_driver.PyDriver(
         env, random_policy, [replay.observer], max_steps=settings.initial_collect_steps
     )
-    with _Stopwatch(clock, "collect"):
+    with Stopwatch(clock, "collect"):
         time_step, _ = random_driver.run(env.reset())
     env_steps = settings.initial_collect_steps
 
@@ -389,11 +373,11 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
     bar = tqdm(range(1, settings.num_iterations + 1), desc=settings.name, disable=not progress)
     last_eval = "-"
     for iteration in bar:
-        with _Stopwatch(clock, "collect"):
+        with Stopwatch(clock, "collect"):
             time_step, _ = collect_driver.run(time_step)
             env_steps += settings.collect_steps_per_iteration
 
-        with _Stopwatch(clock, "train"):
+        with Stopwatch(clock, "train"):
             sample, _ = next(samples)
             for k in range(settings.train_steps_per_iteration):
                 # Reverb drew the sample uniformly at random, so consecutive slices of it
@@ -406,7 +390,7 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
             history.loss_env_steps.append(env_steps)
 
         if iteration % settings.eval_interval == 0:
-            with _Stopwatch(clock, "evaluate"):
+            with Stopwatch(clock, "evaluate"):
                 check = evaluate(quick_env, greedy_policy, settings.eval_episodes, **quick_options)
                 history.eval_iterations.append(iteration)
                 history.eval_env_steps.append(env_steps)
@@ -415,10 +399,10 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
                 history.eval_complete.append(check.complete)
                 last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
                 full = None
-                if passes(check, settings):
+                if check.reaches(settings.target_return):
                     full = evaluate(full_env, greedy_policy, settings.solve_episodes, **stop_early)
                     history.full_evals.append((iteration, env_steps, full.mean))
-            if full is not None and passes(full, settings):
+            if full is not None and full.reaches(settings.target_return):
                 history.solved = True
                 history.solved_return = full.mean
                 history.seconds_to_solve = time.perf_counter() - start

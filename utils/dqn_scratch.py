@@ -14,13 +14,15 @@ stop the TD target from bootstrapping.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from utils.envs import check_env_name
+from utils.report import Stopwatch
 
 LOSSES = ("huber", "mse")
 
@@ -147,24 +149,6 @@ def settings_for(env_name: str, **changes) -> ScratchSettings:
 
 
 # --- environments -------------------------------------------------------------------------
-
-
-def check_env_name(name: str) -> None:
-    """Raise a ValueError naming close matches when ``name`` is not a registered Gym id."""
-    from utils.envs import registered_env_ids
-
-    if not isinstance(name, str) or not name:
-        raise ValueError(
-            f"Environment name must be a non-empty string like 'CartPole-v1'; got {name!r}."
-        )
-    ids = registered_env_ids()
-    if name not in ids:
-        close = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"Unknown environment {name!r}.{hint} Gym ids look like 'CartPole-v1'; "
-            "utils.envs.registered_env_ids() lists them all."
-        )
 
 
 def make_gym_env(name: str, seed: int | None = None):
@@ -454,37 +438,11 @@ def evaluate_greedy(
     With ``target`` and ``max_episode_return`` it stops as soon as even perfect remaining
     episodes could not lift the mean to ``target`` (the result then has ``complete=False``).
     """
-    from utils.evaluation import EvalResult
+    from utils.evaluation import evaluate_gym
 
-    if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
-        raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
-    if (target is None) != (max_episode_return is None):
-        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
-    if not envs:
-        raise ValueError("Give at least one environment to evaluate on.")
-    shares = np.full(len(envs), num_episodes // len(envs))
-    shares[: num_episodes % len(envs)] += 1
-    finished = np.zeros(len(envs), dtype=int)
-    running = np.zeros(len(envs))
-    observations = [np.asarray(env.reset(), dtype=np.float32) for env in envs]
-    returns: list[float] = []
-    while np.any(finished < shares):
-        active = np.flatnonzero(finished < shares)
-        actions = policy(np.stack([observations[i] for i in active]))
-        for i, action in zip(active, actions, strict=True):
-            observation, reward, done, _ = envs[i].step(int(action))
-            running[i] += reward
-            if done:
-                returns.append(float(running[i]))
-                finished[i] += 1
-                running[i] = 0.0
-                observation = envs[i].reset()
-            observations[i] = np.asarray(observation, dtype=np.float32)
-        if target is not None and returns:
-            best_possible = sum(returns) + (num_episodes - len(returns)) * max_episode_return
-            if best_possible / num_episodes < target:
-                return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)
-    return EvalResult(float(np.mean(returns)), returns, len(returns), complete=True)
+    return evaluate_gym(
+        envs, policy, num_episodes, target=target, max_episode_return=max_episode_return
+    )
 
 
 # --- training -------------------------------------------------------------------------------
@@ -599,16 +557,16 @@ def train(
                 episode_return = 0.0
                 observation = env.reset()
 
-    with _Stopwatch(clock, "collect"):
+    with Stopwatch(clock, "collect"):
         collect(s.initial_collect_steps, 1.0)  # random play: the agent knows nothing yet
 
     phases = math.ceil(max(s.max_env_steps - env_steps, 0) / s.collect_steps_per_phase)
     bar = tqdm(range(1, phases + 1), desc=description, disable=not progress)
     last_eval, loss = "-", math.nan
     for phase in bar:
-        with _Stopwatch(clock, "collect"):
+        with Stopwatch(clock, "collect"):
             collect(s.collect_steps_per_phase, schedule(agent.train_steps))
-        with _Stopwatch(clock, "train"):
+        with Stopwatch(clock, "train"):
             for _ in range(s.train_steps_per_phase):
                 loss_tensor = agent.train(buffer.sample(s.batch_size))
             loss = float(loss_tensor)
@@ -617,7 +575,7 @@ def train(
 
         full = None
         if phase % s.eval_interval == 0:
-            with _Stopwatch(clock, "evaluate"):
+            with Stopwatch(clock, "evaluate"):
                 check = evaluate_greedy(
                     agent.greedy_actions, quick_envs, s.eval_episodes, **stop_early
                 )
@@ -627,12 +585,12 @@ def train(
                 history.eval_complete.append(check.complete)
                 history.eval_epsilons.append(schedule(agent.train_steps))
                 last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
-                if _passes(check, s):
+                if check.reaches(s.target_return):
                     full = evaluate_greedy(
                         agent.greedy_actions, full_envs, s.solve_episodes, **stop_early
                     )
                     history.full_evals.append((env_steps, full.mean))
-        if full is not None and _passes(full, s):
+        if full is not None and full.reaches(s.target_return):
             history.solved = True
             history.solved_return = full.mean
             history.seconds_to_solve = time.perf_counter() - start
@@ -648,27 +606,6 @@ def train(
     history.train_steps = agent.train_steps
     history.seconds = time.perf_counter() - start
     return agent, history
-
-
-def _passes(result, settings: ScratchSettings) -> bool:
-    return (
-        settings.target_return is not None
-        and result.complete
-        and result.mean >= settings.target_return
-    )
-
-
-class _Stopwatch:
-    """Adds the time spent inside ``with`` to ``timings[name]``."""
-
-    def __init__(self, timings: dict[str, float], name: str) -> None:
-        self.timings, self.name = timings, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.timings[self.name] += time.perf_counter() - self.start
 
 
 # --- watching -------------------------------------------------------------------------------

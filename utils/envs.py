@@ -19,6 +19,22 @@ def registered_env_ids() -> list[str]:
     return sorted(specs.keys())
 
 
+def check_env_name(name: str) -> None:
+    """Raise a ValueError naming close matches when ``name`` is not a registered Gym id."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"Environment name must be a non-empty string like 'CartPole-v1'; got {name!r}."
+        )
+    ids = registered_env_ids()
+    if name not in ids:
+        close = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(
+            f"Unknown environment {name!r}.{hint} Gym ids look like 'CartPole-v1'; "
+            "utils.envs.registered_env_ids() lists them all."
+        )
+
+
 def load_env(name: str, *, max_episode_steps: int | None = None, **kwargs):
     """Load a Gym environment as a TF-Agents ``PyEnvironment`` whose time limit is a truncation.
 
@@ -33,18 +49,7 @@ def load_env(name: str, *, max_episode_steps: int | None = None, **kwargs):
     import gym
     from tf_agents.environments import suite_gym
 
-    if not isinstance(name, str) or not name:
-        raise ValueError(
-            f"Environment name must be a non-empty string like 'CartPole-v1'; got {name!r}."
-        )
-    ids = registered_env_ids()
-    if name not in ids:
-        close = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"Unknown environment {name!r}.{hint} Gym ids look like 'CartPole-v1'; "
-            "utils.envs.registered_env_ids() lists them all."
-        )
+    check_env_name(name)
     spec = gym.spec(name)
     gym_env = spec.make()
     while isinstance(gym_env, gym.wrappers.TimeLimit):

@@ -9,6 +9,7 @@ share of the episodes, so the average is not biased towards short episodes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,10 @@ class EvalResult:
     episodes: int = 0
     complete: bool = True
 
+    def reaches(self, target: float | None) -> bool:
+        """Whether every episode ran and their mean is at least ``target`` (never for None)."""
+        return target is not None and self.complete and self.mean >= target
+
     def __str__(self) -> str:
         status = "" if self.complete else " (stopped early: target out of reach)"
         return f"average return {self.mean:.1f} over {self.episodes} episodes{status}"
@@ -33,6 +38,16 @@ def _episode_shares(num_episodes: int, batch_size: int) -> np.ndarray:
     shares = np.full(batch_size, num_episodes // batch_size)
     shares[: num_episodes % batch_size] += 1
     return shares
+
+
+def _out_of_reach(
+    returns: list[float], num_episodes: int, target: float | None, best: float | None
+) -> bool:
+    """Whether even ``best``-return remaining episodes could not lift the mean to ``target``."""
+    if target is None or not returns:
+        return False
+    best_possible = sum(returns) + (num_episodes - len(returns)) * best
+    return best_possible / num_episodes < target
 
 
 def _make_step(env, policy):
@@ -119,10 +134,8 @@ def evaluate(
             returns.append(float(running[i]))
             finished[i] += 1
             running[i] = 0.0
-        if target is not None and returns:
-            best_possible = sum(returns) + (num_episodes - len(returns)) * max_episode_return
-            if best_possible / num_episodes < target:
-                return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)
+        if _out_of_reach(returns, num_episodes, target, max_episode_return):
+            return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)
     else:
         raise RuntimeError(
             f"Evaluation ran {max_steps} steps without finishing {num_episodes} episodes. "
@@ -131,6 +144,60 @@ def evaluate(
         )
     mean = float(np.mean(returns)) if returns else math.nan
     return EvalResult(mean, returns, len(returns), complete=True)
+
+
+def evaluate_gym(
+    envs: list,
+    actions: Callable[[np.ndarray], np.ndarray],
+    num_episodes: int,
+    *,
+    target: float | None = None,
+    max_episode_return: float | None = None,
+    seed: int | None = None,
+    max_steps: int = 1_000_000,
+) -> EvalResult:
+    """Like :func:`evaluate`, for Gym-style envs stepped together and a plain policy function.
+
+    ``actions`` maps a batch of observations to a batch of actions (one call per step for all
+    envs still playing). Each env plays a fixed share of the episodes; with ``seed`` env ``i``
+    is first reset with ``seed + i``. Early stopping works as in :func:`evaluate`.
+    """
+    if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
+        raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
+    if (target is None) != (max_episode_return is None):
+        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
+    if not envs:
+        raise ValueError("Give at least one environment to evaluate on.")
+    shares = _episode_shares(int(num_episodes), len(envs))
+    finished = np.zeros(len(envs), dtype=int)
+    running = np.zeros(len(envs))
+    observations = [
+        np.asarray(env.reset() if seed is None else env.reset(seed=seed + i), np.float32)
+        for i, env in enumerate(envs)
+    ]
+    returns: list[float] = []
+    for _ in range(max_steps):
+        active = np.flatnonzero(finished < shares)
+        if active.size == 0:
+            break
+        chosen = actions(np.stack([observations[i] for i in active]))
+        for i, action in zip(active, chosen, strict=True):
+            observation, reward, done, _ = envs[i].step(int(action))
+            running[i] += reward
+            if done:
+                returns.append(float(running[i]))
+                finished[i] += 1
+                running[i] = 0.0
+                observation = envs[i].reset()
+            observations[i] = np.asarray(observation, np.float32)
+        if _out_of_reach(returns, num_episodes, target, max_episode_return):
+            return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)
+    else:
+        raise RuntimeError(
+            f"Evaluation ran {max_steps} steps without finishing {num_episodes} episodes. "
+            "Does the environment ever end an episode? Give it a step limit or raise max_steps."
+        )
+    return EvalResult(float(np.mean(returns)), returns, len(returns), complete=True)
 
 
 def average_return(env, policy, num_episodes: int = 10) -> float:

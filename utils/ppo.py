@@ -306,10 +306,10 @@ def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool
             history.eval_returns.append(check.mean)
             history.eval_complete.append(check.complete)
             last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
-            if check.complete and check.mean >= settings.target_return:
+            if check.reaches(settings.target_return):
                 full = evaluate(full_env, greedy, settings.solve_episodes, **stop_early)
                 history.full_evals.append((env_steps, full.mean))
-                if full.complete and full.mean >= settings.target_return:
+                if full.reaches(settings.target_return):
                     history.solved = True
                     history.solved_return = full.mean
                     history.env_steps_to_solve = env_steps

@@ -1,9 +1,10 @@
-"""Headline figures: printed in the notebook and collected by ``make course`` for its table."""
+"""Headline figures (printed in the notebook, collected by ``make course``) and run timings."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 RESULTS_ENV = "COURSE_RESULTS"
@@ -21,6 +22,19 @@ def headline(label: str, value: object) -> None:
     entries = json.loads(path.read_text()) if path.exists() else []
     entries = [e for e in entries if e["label"] != label] + [{"label": label, "value": str(value)}]
     path.write_text(json.dumps(entries, indent=1))
+
+
+class Stopwatch:
+    """Adds the time spent inside ``with`` to ``timings[name]``."""
+
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.timings[self.name] += time.perf_counter() - self.start
 
 
 def training_outcome(
