@@ -4,15 +4,17 @@ Both settings run through the same training loop (``utils.dqn.train``: Reverb re
 PyDriver collection, the same "solved" rule), each seed in a fresh Python process so that
 memory is measured cleanly and no state is shared. "Solved" means the greedy policy's
 average return over 100 evaluation episodes is at least 475. The tutorial's settings include
-its evaluation (10 episodes one after another every 1 000 iterations); a third setting,
-``tutorial-batched-eval``, keeps everything else of the tutorial but evaluates the course's
-way, to show how much of the difference is evaluation.
+its evaluation (every 1 000 iterations, 10 episodes one after another in a TFPyEnvironment,
+``agent.policy`` called eagerly). Two more settings keep everything else of the tutorial and
+change only how that check is played, to show how much of the difference is evaluation:
+``tutorial-compiled-eval`` (the same episodes, with the policy compiled by ``tf.function`` on
+a Python environment) and ``tutorial-batched-eval`` (the course's batched, early-stopped check).
 
     python benchmarks/dqn_cartpole.py                      # both settings, 3 seeds each
     python benchmarks/dqn_cartpole.py --settings course --seeds 10
     python benchmarks/dqn_cartpole.py --seeds 10 --tutorial-seeds 3
     python benchmarks/dqn_cartpole.py --tutorial-max-iterations 5000
-    python benchmarks/dqn_cartpole.py --settings tutorial tutorial-batched-eval course
+    python benchmarks/dqn_cartpole.py --settings course tutorial tutorial-compiled-eval
 
 Prints one line per run, then medians and the speed-up (median tutorial time to solve /
 median course time to solve). Unsolved runs count as "not solved within the cap": a median
@@ -34,7 +36,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "RESULT "
-SETTINGS = ("tutorial", "tutorial-batched-eval", "course")  # the names in utils.dqn.SETTINGS
+SETTINGS = ("tutorial", "tutorial-compiled-eval", "tutorial-batched-eval", "course")
 
 
 def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: summarize(name, results) for name, results in runs.items()}
     course = medians.get("course")
     if course and course["seconds"] > 0:
-        for name in ("tutorial", "tutorial-batched-eval"):
+        for name in (name for name in SETTINGS if name != "course"):
             other = medians.get(name)
             if not other:
                 continue

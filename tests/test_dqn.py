@@ -27,8 +27,9 @@ def test_tutorial_settings_match_the_official_tutorial():
     assert s.observation_scale is None and s.init == "tutorial"
     assert not s.time_limit_truncates  # suite_gym.load: the 500-step limit ends as "done"
     assert (s.eval_interval, s.eval_episodes, s.num_iterations) == (1000, 10, 20_000)
-    # compute_avg_return: one environment, each episode played to its end.
-    assert s.evaluation == "sequential"
+    # compute_avg_return: one TF environment, agent.policy called eagerly, each episode played
+    # to its end.
+    assert s.evaluation == "tutorial"
     # One draw of one batch per iteration: exactly the tutorial's dataset pipeline.
     assert s.sample_size == s.batch_size
 
@@ -49,16 +50,18 @@ def test_settings_are_looked_up_by_name():
     assert dqn.SETTINGS == {
         "tutorial": dqn.TUTORIAL,
         "course": dqn.COURSE,
+        "tutorial-compiled-eval": dqn.TUTORIAL_COMPILED_EVAL,
         "tutorial-batched-eval": dqn.TUTORIAL_BATCHED_EVAL,
     }
     assert all(settings.name == name for name, settings in dqn.SETTINGS.items())
 
 
-def test_tutorial_batched_eval_differs_from_the_tutorial_only_in_evaluation():
+@pytest.mark.parametrize("variant", [dqn.TUTORIAL_COMPILED_EVAL, dqn.TUTORIAL_BATCHED_EVAL])
+def test_tutorial_variants_differ_from_the_tutorial_only_in_evaluation(variant):
     differing = {
         f.name
         for f in dqn.dataclasses.fields(dqn.DqnSettings)
-        if getattr(dqn.TUTORIAL, f.name) != getattr(dqn.TUTORIAL_BATCHED_EVAL, f.name)
+        if getattr(dqn.TUTORIAL, f.name) != getattr(variant, f.name)
     }
     assert differing == {"name", "evaluation"}
 
@@ -203,7 +206,7 @@ def test_training_stops_when_solved(monkeypatch):
     from utils import evaluation
 
     perfect = evaluation.EvalResult(mean=500.0, returns=[500.0], episodes=1, complete=True)
-    monkeypatch.setattr(evaluation, "evaluate", lambda *args, **kwargs: perfect)
+    monkeypatch.setattr(evaluation, "evaluate_gym", lambda *args, **kwargs: perfect)
     _, history = dqn.train_from_scratch(TINY, seed=1, progress=False)
     assert history.solved and history.iterations == 3
     assert history.solved_return == 500.0
@@ -213,24 +216,60 @@ def test_training_stops_when_solved(monkeypatch):
     assert "solved" in history.summary()
 
 
-@pytest.mark.parametrize("evaluation", ["sequential", "batched"])
-def test_quick_check_plays_the_way_the_settings_say(monkeypatch, evaluation):
-    """Sequential: one environment, no early stop; batched: one copy per episode, early stop."""
+@pytest.mark.parametrize("style", dqn.EVALUATIONS)
+def test_quick_check_plays_the_way_the_settings_say(monkeypatch, style):
+    """tutorial: a TF environment and the TF policy; sequential: a Python environment and a
+    compiled policy; batched: one Gym environment per episode and early stopping."""
     pytest.importorskip("reverb")
+    from tf_agents.environments import py_environment, tf_environment
+    from tf_agents.policies import py_policy, tf_policy
+
     from utils import evaluation as evaluation_module
 
     calls = []
-    real_evaluate = evaluation_module.evaluate
+    real_evaluate, real_evaluate_gym = evaluation_module.evaluate, evaluation_module.evaluate_gym
 
     def spy(env, policy, num_episodes, **options):
-        calls.append((env.batch_size, num_episodes, sorted(options)))
+        calls.append(("evaluate", env, policy, num_episodes, sorted(options)))
         return real_evaluate(env, policy, num_episodes, **options)
 
+    def spy_gym(envs, actions, num_episodes, **options):
+        calls.append(("evaluate_gym", envs, actions, num_episodes, options))
+        return real_evaluate_gym(envs, actions, num_episodes, **options)
+
     monkeypatch.setattr(evaluation_module, "evaluate", spy)
-    dqn.train_from_scratch(TINY.replace(evaluation=evaluation), seed=0, progress=False)
-    quick = [call for call in calls if call[1] == TINY.eval_episodes]
+    monkeypatch.setattr(evaluation_module, "evaluate_gym", spy_gym)
+    dqn.train_from_scratch(TINY.replace(evaluation=style), seed=0, progress=False)
+    quick = [call for call in calls if call[3] == TINY.eval_episodes]
     assert len(quick) == 2  # iterations 3 and 6
-    if evaluation == "sequential":
-        assert quick[0] == (1, 2, [])
+    kind, env, policy, _, options = quick[0]
+    if style == "tutorial":
+        assert kind == "evaluate" and options == []
+        assert isinstance(env, tf_environment.TFEnvironment) and env.batch_size == 1
+        assert isinstance(policy, tf_policy.TFPolicy)
+    elif style == "sequential":
+        assert kind == "evaluate" and options == []
+        assert isinstance(env, py_environment.PyEnvironment) and not env.batched
+        assert isinstance(policy, py_policy.PyPolicy)
     else:
-        assert quick[0] == (2, 2, ["max_episode_return", "target"])
+        assert kind == "evaluate_gym" and len(env) == TINY.eval_episodes
+        assert (options["target"], options["max_episode_return"]) == (475.0, 500.0)
+        # The first check seeds the first resets; the next one plays on, fresh episodes.
+        assert [call[4]["seed"] for call in quick] == [1, None]
+
+
+def test_greedy_check_rejects_an_unknown_style(env):
+    agent = dqn.build_agent(TINY, env)
+    with pytest.raises(ValueError, match="style must be one of"):
+        dqn.greedy_check(agent, TINY, 2, style="parallel")
+
+
+def test_every_check_style_plays_the_same_first_episode(env):
+    """Same seed, same greedy policy: the Gym, Python and TF environments agree."""
+    agent = dqn.build_agent(TINY.replace(hidden_layers=(64, 64)), env)
+    for seed in (3, 4):
+        played = [
+            dqn.greedy_check(agent, TINY, 1, style=style, seed=seed)().returns[0]
+            for style in dqn.EVALUATIONS
+        ]
+        assert played == [played[0]] * len(played), (seed, played)

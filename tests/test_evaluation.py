@@ -167,3 +167,34 @@ def test_evaluate_gym_rejects_bad_input():
         evaluate_gym([_CountdownGymEnv(2)], lambda o: [0] * len(o), 0)
     with pytest.raises(ValueError, match="at least one environment"):
         evaluate_gym([], lambda o: [0] * len(o), 1)
+
+
+def test_policy_actions_matches_the_greedy_policy_for_any_batch_size():
+    import tensorflow as tf
+    from tf_agents.networks import sequential
+    from tf_agents.policies import greedy_policy, q_policy
+    from tf_agents.specs import tensor_spec
+
+    env = ScriptedEnv(lengths=(4,))
+    network = sequential.Sequential(
+        [tf.keras.layers.Dense(2)], input_spec=tensor_spec.from_spec(env.observation_spec())
+    )
+    policy = greedy_policy.GreedyPolicy(
+        q_policy.QPolicy(
+            tensor_spec.from_spec(env.time_step_spec()),
+            tensor_spec.from_spec(env.action_spec()),
+            q_network=network,
+        )
+    )
+    actions = evaluation.policy_actions(policy)
+    rng = np.random.default_rng(0)
+    for batch in (1, 5, 2):  # one compiled function serves every batch size
+        observations = rng.normal(size=(batch, 2)).astype(np.float32)
+        q_values, _ = network(observations)
+        np.testing.assert_array_equal(actions(observations), np.argmax(q_values, axis=-1))
+
+
+def test_policy_actions_needs_a_tf_policy():
+    env = ScriptedEnv(lengths=(4,))
+    with pytest.raises(TypeError, match="TensorFlow policy"):
+        evaluation.policy_actions(py_random(env))

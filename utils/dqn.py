@@ -20,7 +20,7 @@ from utils.report import Stopwatch
 
 LOSSES = ("squared", "huber")
 INITS = ("tutorial", "keras")
-EVALUATIONS = ("sequential", "batched")
+EVALUATIONS = ("tutorial", "sequential", "batched")
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,13 @@ class DqnSettings:
     # Schedule and the "solved" rule.
     num_iterations: int = 20_000
     eval_interval: int = 1000  # iterations between evaluations
-    # How the periodic check plays its episodes: "sequential" (the tutorial's
-    # compute_avg_return: one environment, one episode after another, each played to the end)
-    # or "batched" (all episodes at once, one policy call per step for the whole batch, stopped
-    # as soon as the target is out of reach).
-    evaluation: str = "sequential"
+    # How the periodic check plays its episodes:
+    # "tutorial": the tutorial's compute_avg_return: one TF environment (TFPyEnvironment),
+    #     agent.policy called eagerly, one episode after another, each played to the end;
+    # "sequential": the same, on a Python environment with the policy compiled (tf.function);
+    # "batched": one Gym environment per episode, all stepped together with one compiled
+    #     policy call per step, stopped as soon as the target is out of reach.
+    evaluation: str = "tutorial"
     eval_episodes: int = 10  # episodes of the quick check
     solve_episodes: int = 100  # episodes of the full check, run when the quick one passes
     target_return: float = 475.0  # CartPole-v1 is solved at an average return of 475
@@ -144,13 +146,15 @@ COURSE = DqnSettings(
     evaluation="batched",
 )
 
-# The tutorial's hyperparameters and schedule, evaluated the course's way: separates what the
-# cheaper evaluation gains from what the other settings gain (benchmarks/dqn_cartpole.py).
+# The tutorial's hyperparameters and schedule with a cheaper quick check: they separate what
+# evaluation costs from what the other settings gain (benchmarks/dqn_cartpole.py).
+TUTORIAL_COMPILED_EVAL = TUTORIAL.replace(name="tutorial-compiled-eval", evaluation="sequential")
 TUTORIAL_BATCHED_EVAL = TUTORIAL.replace(name="tutorial-batched-eval", evaluation="batched")
 
 SETTINGS = {
     "tutorial": TUTORIAL,
     "course": COURSE,
+    "tutorial-compiled-eval": TUTORIAL_COMPILED_EVAL,
     "tutorial-batched-eval": TUTORIAL_BATCHED_EVAL,
 }
 
@@ -180,6 +184,45 @@ def make_eval_env(env_name: str, copies: int, seed: int = 0):
     for i, env in enumerate(envs):
         env.seed(seed + i)
     return batched_py_environment.BatchedPyEnvironment(envs, multithreading=False)
+
+
+def greedy_check(agent, settings: DqnSettings, num_episodes: int, *, style: str, seed: int = 0):
+    """A function of no arguments: play ``num_episodes`` episodes of ``agent.policy``.
+
+    ``style`` is one of ``EVALUATIONS`` (see ``DqnSettings.evaluation``); "batched" stops as
+    soon as ``settings.target_return`` is out of reach. The environments are built here and
+    seeded on the first call, so every call plays fresh episodes and a seed starts the same
+    first episode in every style. Each call returns an ``EvalResult``.
+    """
+    from tf_agents.environments import suite_gym, tf_py_environment
+    from tf_agents.policies import py_tf_eager_policy
+
+    from utils import evaluation
+    from utils.dqn_scratch import make_gym_env
+
+    if style not in EVALUATIONS:
+        raise ValueError(f"style must be one of {EVALUATIONS}, got {style!r}.")
+    if style == "batched":
+        envs = [make_gym_env(settings.env_name) for _ in range(num_episodes)]
+        actions = evaluation.policy_actions(agent.policy)
+        stop_early = {
+            "target": settings.target_return,
+            "max_episode_return": settings.max_episode_return,
+        }
+        first_seed = [seed]  # the first call resets env i with seed + i, later calls go on
+
+        def check():
+            start = first_seed.pop() if first_seed else None
+            return evaluation.evaluate_gym(envs, actions, num_episodes, seed=start, **stop_early)
+
+        return check
+    env = suite_gym.load(settings.env_name)  # the tutorial's evaluation environment
+    env.seed(seed)
+    if style == "sequential":
+        policy = py_tf_eager_policy.PyTFEagerPolicy(agent.policy, use_tf_function=True)
+        return lambda: evaluation.evaluate(env, policy, num_episodes)
+    tf_env = tf_py_environment.TFPyEnvironment(env)  # style == "tutorial"
+    return lambda: evaluation.evaluate(tf_env, agent.policy, num_episodes)
 
 
 def build_q_network(settings: DqnSettings, num_actions: int):
@@ -316,8 +359,6 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
     from tf_agents.policies import py_tf_eager_policy, random_py_policy
     from tqdm.auto import tqdm
 
-    from utils.evaluation import evaluate
-
     start = time.perf_counter()
     history = History(settings.name)
     clock = history.timings
@@ -352,23 +393,16 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
 
     train_step = tf.function(train_on, autograph=False)
 
-    # 5. Evaluation plays the greedy policy in batches of environments: a quick check
-    #    first, and the full check (a fresh set of episodes) only when the quick one passes.
-    #    With evaluation="sequential" the quick check is the tutorial's instead: one
-    #    environment, every episode played to its end.
-    greedy_policy = py_tf_eager_policy.PyTFEagerPolicy(
-        agent.policy, use_tf_function=True, batch_time_steps=False
+    # 5. Evaluation plays the greedy policy (agent.policy): a quick check every
+    #    `eval_interval` iterations, played the way `settings.evaluation` says, and the full
+    #    check (fresh episodes, one Gym environment each, all stepped together) only when
+    #    the quick one passes.
+    quick_check = greedy_check(
+        agent, settings, settings.eval_episodes, style=settings.evaluation, seed=1000 * seed + 1
     )
-    stop_early = {  # stop an evaluation as soon as the target is out of reach
-        "target": settings.target_return,
-        "max_episode_return": settings.max_episode_return,
-    }
-    if settings.evaluation == "batched":
-        quick_copies, quick_options = settings.eval_episodes, stop_early
-    else:
-        quick_copies, quick_options = 1, {}
-    quick_env = make_eval_env(settings.env_name, quick_copies, seed=1000 * seed + 1)
-    full_env = make_eval_env(settings.env_name, settings.solve_episodes, seed=1000 * seed + 500)
+    full_check = greedy_check(
+        agent, settings, settings.solve_episodes, style="batched", seed=1000 * seed + 500
+    )
 
     bar = tqdm(range(1, settings.num_iterations + 1), desc=settings.name, disable=not progress)
     last_eval = "-"
@@ -391,7 +425,7 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
 
         if iteration % settings.eval_interval == 0:
             with Stopwatch(clock, "evaluate"):
-                check = evaluate(quick_env, greedy_policy, settings.eval_episodes, **quick_options)
+                check = quick_check()
                 history.eval_iterations.append(iteration)
                 history.eval_env_steps.append(env_steps)
                 history.eval_seconds.append(time.perf_counter() - start)
@@ -400,7 +434,7 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
                 last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
                 full = None
                 if check.reaches(settings.target_return):
-                    full = evaluate(full_env, greedy_policy, settings.solve_episodes, **stop_early)
+                    full = full_check()
                     history.full_evals.append((iteration, env_steps, full.mean))
             if full is not None and full.reaches(settings.target_return):
                 history.solved = True

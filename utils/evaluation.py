@@ -200,6 +200,46 @@ def evaluate_gym(
     return EvalResult(float(np.mean(returns)), returns, len(returns), complete=True)
 
 
+def policy_actions(policy) -> Callable[[np.ndarray], np.ndarray]:
+    """A TF-Agents TF policy (e.g. ``agent.policy``) as a function for :func:`evaluate_gym`.
+
+    The function maps a batch of observations (any batch size) to a batch of actions with one
+    compiled call: it builds the first-step ``TimeStep`` the policy expects around them. Only
+    for policies without state that read nothing but the observation, such as a greedy DQN
+    policy.
+    """
+    import tensorflow as tf
+    from tf_agents.policies import tf_policy
+    from tf_agents.trajectories import time_step as ts
+
+    if not isinstance(policy, tf_policy.TFPolicy):
+        raise TypeError(
+            "policy_actions needs a TensorFlow policy such as agent.policy; "
+            f"got {type(policy).__name__}."
+        )
+    if policy.policy_state_spec:
+        raise ValueError("policy_actions works for policies without state (e.g. no RNN).")
+    spec = policy.time_step_spec.observation
+    if not isinstance(spec, tf.TensorSpec):
+        raise ValueError("policy_actions needs a single observation tensor, not a nest.")
+
+    specs = policy.time_step_spec
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *spec.shape], spec.dtype)], autograph=False)
+    def act(observations):
+        batch = tf.shape(observations)[:1]
+        time_step = ts.TimeStep(
+            step_type=tf.fill(batch, tf.cast(ts.StepType.FIRST, specs.step_type.dtype)),
+            reward=tf.zeros(batch, specs.reward.dtype),
+            discount=tf.ones(batch, specs.discount.dtype),
+            observation=observations,
+        )
+        return policy.action(time_step).action
+
+    dtype = spec.dtype.as_numpy_dtype
+    return lambda observations: act(np.asarray(observations, dtype)).numpy()
+
+
 def average_return(env, policy, num_episodes: int = 10) -> float:
     """Mean undiscounted return of ``policy`` over ``num_episodes`` episodes of ``env``."""
     return evaluate(env, policy, num_episodes).mean
