@@ -1,6 +1,6 @@
 """DQN on CartPole-v1: the TF-Agents tutorial's settings against the course's, side by side.
 
-Both settings run through the same training loop (``utils.dqn.train``: Reverb replay,
+Every setting runs through the same training loop (``utils.dqn.train``: Reverb replay,
 PyDriver collection, the same "solved" rule), each seed in a fresh Python process so that
 memory is measured cleanly and no state is shared. "Solved" means the greedy policy's
 average return over 100 evaluation episodes is at least 475. The tutorial's settings include

@@ -198,3 +198,17 @@ def test_policy_actions_needs_a_tf_policy():
     env = ScriptedEnv(lengths=(4,))
     with pytest.raises(TypeError, match="TensorFlow policy"):
         evaluation.policy_actions(py_random(env))
+
+
+def test_policy_actions_needs_a_single_observation_tensor():
+    from tf_agents.specs import tensor_spec
+    from tf_agents.trajectories import time_step as ts
+
+    observation = {
+        "a": tensor_spec.TensorSpec([2], np.float32),
+        "b": tensor_spec.TensorSpec([1], np.float32),
+    }
+    action = tensor_spec.BoundedTensorSpec([], np.int64, 0, 1)
+    policy = random_tf_policy.RandomTFPolicy(ts.time_step_spec(observation), action)
+    with pytest.raises(ValueError, match="single observation tensor"):
+        evaluation.policy_actions(policy)

@@ -191,8 +191,10 @@ def greedy_check(agent, settings: DqnSettings, num_episodes: int, *, style: str,
 
     ``style`` is one of ``EVALUATIONS`` (see ``DqnSettings.evaluation``); "batched" stops as
     soon as ``settings.target_return`` is out of reach. The environments are built here and
-    seeded on the first call, so every call plays fresh episodes and a seed starts the same
-    first episode in every style. Each call returns an ``EvalResult``.
+    seeded once (when built, or for "batched" by the first call), so every call plays fresh
+    episodes and a seed starts the same first episode in every style. "batched" needs a Gym
+    environment with vector observations and discrete actions (``make_gym_env``). Each call
+    returns an ``EvalResult``.
     """
     from tf_agents.environments import suite_gym, tf_py_environment
     from tf_agents.policies import py_tf_eager_policy
@@ -352,7 +354,9 @@ def train(agent, env, replay, settings: DqnSettings, *, seed: int = 0, progress:
     """Collect with PyDriver into the replay, train from it, evaluate, stop once solved.
 
     Taught in notebook 02. Returns a :class:`History`. When the full evaluation passes,
-    training stops at once, so ``agent.policy`` is the policy that solved the task.
+    training stops at once, so ``agent.policy`` is the policy that solved the task. The full
+    evaluation is always "batched" (see :func:`greedy_check`), so ``settings.env_name`` must
+    be a registered Gym id with vector observations and discrete actions.
     """
     import tensorflow as tf
     from tf_agents.drivers import py_driver

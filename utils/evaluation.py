@@ -4,6 +4,9 @@ Taught in notebook 01 (the random-policy baseline) and used by every notebook af
 Works with a single environment or a batch of them (``BatchedPyEnvironment``,
 ``TFPyEnvironment`` with ``batch_size > 1``): each copy of the environment runs a fixed
 share of the episodes, so the average is not biased towards short episodes.
+:func:`evaluate_gym` does the same for plain Gym environments stepped together, with any
+function from observations to actions; :func:`policy_actions` turns a TF-Agents policy into
+such a function.
 """
 
 from __future__ import annotations
@@ -230,7 +233,9 @@ def policy_actions(policy) -> Callable[[np.ndarray], np.ndarray]:
         batch = tf.shape(observations)[:1]
         time_step = ts.TimeStep(
             step_type=tf.fill(batch, tf.cast(ts.StepType.FIRST, specs.step_type.dtype)),
-            reward=tf.zeros(batch, specs.reward.dtype),
+            reward=tf.nest.map_structure(
+                lambda s: tf.zeros(tf.concat([batch, s.shape], 0), s.dtype), specs.reward
+            ),
             discount=tf.ones(batch, specs.discount.dtype),
             observation=observations,
         )
