@@ -386,21 +386,26 @@ def train(
 def gym_evaluate(
     agent: FastDqn, episodes: int = 100, *, seed: int = 0, env_name: str = "CartPole-v1"
 ) -> np.ndarray:
-    """Returns of ``episodes`` greedy episodes in real Gym environments (with Gym's TimeLimit)."""
+    """Returns of ``episodes`` greedy episodes in real Gym environments (with Gym's TimeLimit).
+
+    One environment per episode, env ``i`` reset with ``seed + i``, all stepped together by
+    :func:`utils.evaluation.evaluate_gym`; the returns come in the order the episodes ended.
+    """
     import gym
     import tensorflow as tf
+
+    from utils.evaluation import evaluate_gym
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1; got {episodes!r}.")
     envs = [gym.make(env_name) for _ in range(episodes)]
-    observations = np.stack([env.reset(seed=seed + i) for i, env in enumerate(envs)])
-    returns = np.zeros(episodes)
-    running = np.ones(episodes, bool)
-    greedy = tf.function(agent.greedy_actions, autograph=False)
-    while running.any():
-        actions = greedy(tf.constant(observations, tf.float32)).numpy()
-        for i in np.flatnonzero(running):
-            observations[i], reward, done, _ = envs[i].step(int(actions[i]))
-            returns[i] += reward
-            running[i] = not done
-    return returns
+    size = envs[0].observation_space.shape[0]
+    greedy = tf.function(
+        agent.greedy_actions,
+        autograph=False,
+        input_signature=[tf.TensorSpec([None, size], tf.float32)],  # one trace, any batch
+    )
+    result = evaluate_gym(
+        envs, lambda observations: greedy(observations).numpy(), episodes, seed=seed
+    )
+    return np.asarray(result.returns)
