@@ -1,6 +1,6 @@
 """DQN on CartPole-v1: the TF-Agents tutorial's settings against the course's, side by side.
 
-Every setting runs through the same training loop (``utils.dqn.train``: Reverb replay,
+Every setting runs through the same training loop (``utils.agents.dqn.train``: Reverb replay,
 PyDriver collection, the same "solved" rule), each seed in a fresh Python process so that
 memory is measured cleanly and no state is shared. "Solved" means the greedy policy's
 average return over 100 evaluation episodes is at least 475. The tutorial's settings include
@@ -36,20 +36,24 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "RESULT "
-SETTINGS = ("tutorial", "tutorial-compiled-eval", "tutorial-batched-eval", "course")
+SETTINGS = ("tutorial", "tutorial-compiled-eval", "tutorial-batched-eval", "course")  # dqn_arms
 
 
 def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
     """Train once (in this process) and return the figures as a dict."""
     import resource
 
-    from utils import dqn
+    from dqn_arms import ARMS, quick_check
 
-    settings = dqn.SETTINGS[settings_name]
+    from utils.agents import dqn
+
+    settings, style = ARMS[settings_name]
     if max_iterations is not None:
         settings = settings.replace(num_iterations=max_iterations)
     start = time.perf_counter()
-    _, history = dqn.train_from_scratch(settings, seed=seed, progress=False)
+    _, history = dqn.train_from_scratch(
+        settings, seed=seed, progress=False, quick_check=quick_check(style)
+    )
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "settings": settings_name,

@@ -4,7 +4,7 @@ Random actions throughout, episodes restarted as they end. Printed side by side 
 
 - Gym 0.23 ``CartPole-v1`` in a plain Python loop (``action_space.sample()``);
 - TF-Agents ``BatchedPyEnvironment`` of CartPoles (numpy actions, no policy);
-- ``utils.tf_cartpole``: the physics in TensorFlow ops, looped inside one ``tf.function``
+- ``utils.envs.tf_cartpole``: the physics in TensorFlow ops, looped inside one ``tf.function``
   (a plain graph, and compiled with XLA).
 
     python benchmarks/env_throughput.py
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import tensorflow as tf
 
-    from utils import profiling, tf_cartpole
+    from utils import envs
+    from utils.envs import tf_cartpole
+    from utils.infra import profiling
 
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         py = None
         if size in args.py_batch_sizes:
-            py = profiling.batched_py_steps_per_second(size, args.seconds)
+            py = profiling.batched_py_steps_per_second(
+                envs.batched_env("CartPole-v1", size), args.seconds
+            )
         graph = xla_rate = None
         if size in args.batch_sizes:
             graph = tf_cartpole.steps_per_second(size, jit_compile=False, seconds=args.seconds)

@@ -1,4 +1,4 @@
-"""Wall time for the in-graph DQN (utils.fast_dqn) to solve CartPole-v1, against the tutorial's.
+"""Wall time for the in-graph DQN (utils.agents.fast_dqn) to solve CartPole-v1, vs the tutorial's.
 
 "Solved" is Gym's rule: the greedy policy's average return over 100 evaluation episodes (each
 capped at 500 steps) is at least 475. The clock starts before the agent's variables are
@@ -9,9 +9,10 @@ in a fresh Python process, so no compiled function is reused between seeds.
     python benchmarks/fast_dqn.py --seeds 10 --modes graph
     python benchmarks/fast_dqn.py --tutorial-seeds 1      # also time dqn.TUTORIAL (minutes)
 
-The tutorial's settings (``utils.dqn.TUTORIAL`` through ``utils.dqn.train``) are slow, so by
-default they are not run (``--tutorial-seeds 0``): the speed-up is then computed against the
-figure recorded in ``benchmarks/README.md`` (``--tutorial-reference``), labelled as such.
+The tutorial's settings (``utils.agents.dqn.TUTORIAL`` through ``utils.agents.dqn.train``) are
+slow, so by default they are not run (``--tutorial-seeds 0``): the speed-up is then computed
+against the figure recorded in ``benchmarks/README.md`` (``--tutorial-reference``), labelled as
+such.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ MODES = ("graph", "xla")
 
 def one_run(mode: str, seed: int) -> dict:
     """Train once in this process; return the figures as a dict."""
-    from utils import fast_dqn
+    from utils.agents import fast_dqn
 
     settings = fast_dqn.FAST.replace(jit_compile=(mode == "xla"))
     agent, history = fast_dqn.train(settings, seed=seed, progress=False, verbose=False)

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from utils.paths import build_dir  # noqa: E402
-from utils.report import RESULTS_ENV  # noqa: E402
+from utils.infra.paths import build_dir  # noqa: E402
+from utils.infra.report import RESULTS_ENV  # noqa: E402
 
 
 @dataclass

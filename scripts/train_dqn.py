@@ -1,14 +1,16 @@
-"""Train a DQN written from scratch (utils.dqn_scratch, notebook 05) from the shell.
+"""Train a DQN written from scratch (utils.agents.dqn_scratch, notebook 05) from the shell.
 
 Examples:
     python scripts/train_dqn.py                          # CartPole-v1, the course's settings
     python scripts/train_dqn.py --seed 3 --double --out build/train_dqn/double-3
-    python scripts/train_dqn.py --env Acrobot-v1 --steps 50000 --no-video
+    python scripts/train_dqn.py --env-name Acrobot-v1 --max-env-steps 50000 --no-video
 
-Writes into the output folder: learning_curve.png, metrics.csv (one row per evaluation),
-metrics.json (settings, outcome and the whole history), q_network.weights.h5, and a GIF and
-an MP4 of one episode of the final greedy policy. Bad options end the program with a
-one-line message and exit status 2.
+Every field of ``ScratchSettings`` is an option of the same name (``batch_size`` is
+``--batch-size``), built from the dataclass by ``utils.infra.cli``: its comment is the help
+text and the course's value the default. Writes into the output folder: learning_curve.png,
+metrics.csv (one row per evaluation), metrics.json (settings, outcome and the whole
+history), q_network.weights.h5, and a GIF and an MP4 of one episode of the final greedy
+policy. Bad options end the program with a one-line message and exit status 2.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from utils import dqn_scratch, paths, runtime  # noqa: E402  (no TensorFlow import yet)
+# No TensorFlow import yet: these modules import it only when they train.
+from utils import envs  # noqa: E402
+from utils.agents import dqn_scratch  # noqa: E402
+from utils.infra import cli, paths, runtime  # noqa: E402
 
 FILES = (
     "learning_curve.png",
@@ -34,142 +39,41 @@ FILES = (
 )
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage block)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type: a whole number >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
-    return value
-
-
-def probability(text: str) -> float:
-    """An argparse type: a number in [0, 1]."""
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number > 0."""
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def layer_sizes(text: str) -> tuple[int, ...]:
-    """An argparse type: comma-separated layer sizes such as 256,256."""
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must look like 256,256, got {text!r}") from None
-    if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
-    return sizes
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line options, with the course's settings as defaults."""
-    c = dqn_scratch.COURSE
-    p = OneLineParser(
+def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    """The options: one per settings field (the course's values as defaults), then the run's."""
+    parser = cli.OneLineParser(
         prog="train_dqn.py",
         description="Train a DQN (plain TensorFlow/Keras, notebook 05) on a Gym environment "
-        "and save its learning curve, metrics, weights and a video of the final policy.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "and save its learning curve, metrics, weights and a video of the final policy. "
+        "For another environment, its solve threshold, best return and observation scale are "
+        "taken from Gym unless given.",
     )
-    add = p.add_argument
-    add("--env", default=c.env_name, help="Gym environment id (discrete actions)")
-    add("--steps", type=positive_int, default=c.max_env_steps, help="most environment steps")
-    add("--episodes", type=positive_int, default=None, help="also stop after this many episodes")
-    add("--seed", type=int, default=0, help="random seed (environment, replay, network)")
-    add("--lr", type=positive_float, default=c.learning_rate, help="Adam learning rate")
-    add("--gamma", type=float, default=c.gamma, help="discount factor, in [0, 1]")
-    add("--epsilon-start", type=probability, default=c.epsilon_start, help="first epsilon")
-    add("--epsilon-end", type=probability, default=c.epsilon_end, help="final epsilon")
-    add(
-        "--epsilon-decay-steps",
-        type=non_negative_int,
-        default=c.epsilon_decay_steps,
-        help="train steps over which epsilon falls linearly (0: constant --epsilon-end)",
+    fields = cli.add_settings_options(parser, dqn_scratch.COURSE)
+    run = parser.add_argument_group("this run")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: build/train_dqn/ENV-seedSEED)",
     )
-    add("--buffer-size", type=positive_int, default=c.buffer_capacity, help="replay capacity")
-    add("--batch-size", type=positive_int, default=c.batch_size, help="transitions per step")
-    add(
-        "--target-update",
-        type=positive_int,
-        default=c.target_update_period,
-        help="train steps between target-network syncs",
-    )
-    add("--hidden", type=layer_sizes, default=c.hidden_layers, help="hidden layer sizes")
-    add("--loss", choices=dqn_scratch.LOSSES, default=c.loss, help="TD loss")
-    add("--double", action="store_true", help="use Double DQN targets")
-    add(
-        "--learning-starts",
-        type=non_negative_int,
-        default=c.initial_collect_steps,
-        help="random steps before training",
-    )
-    add(
-        "--collect-steps",
-        type=positive_int,
-        default=c.collect_steps_per_phase,
-        help="environment steps per phase",
-    )
-    add(
-        "--train-steps",
-        type=positive_int,
-        default=c.train_steps_per_phase,
-        help="train steps per phase",
-    )
-    add("--out", type=Path, default=None, help="output folder [build/train_dqn/ENV-seedSEED]")
-    add("--overwrite", action="store_true", help="write into a non-empty output folder")
-    add("--no-progress", action="store_true", help="hide the progress bar")
-    add("--no-video", action="store_true", help="skip the GIF and MP4")
-    return p
+    run.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--no-video", action="store_true", help="skip the GIF and MP4")
+    return parser, fields
 
 
-def settings_from(args: argparse.Namespace) -> dqn_scratch.ScratchSettings:
+def settings_from(args: argparse.Namespace, fields: list[str]) -> dqn_scratch.ScratchSettings:
     """ScratchSettings from parsed options (raises ValueError on bad values)."""
-    return dqn_scratch.settings_for(
-        args.env,
-        max_env_steps=args.steps,
-        max_episodes=args.episodes,
-        learning_rate=args.lr,
-        gamma=args.gamma,
-        epsilon_start=args.epsilon_start,
-        epsilon_end=args.epsilon_end,
-        epsilon_decay_steps=args.epsilon_decay_steps,
-        buffer_capacity=args.buffer_size,
-        batch_size=args.batch_size,
-        target_update_period=args.target_update,
-        hidden_layers=tuple(args.hidden),
-        loss=args.loss,
-        double=args.double,
-        initial_collect_steps=args.learning_starts,
-        collect_steps_per_phase=args.collect_steps,
-        train_steps_per_phase=args.train_steps,
-    )
+    changes = cli.changes_from(args, fields)
+    env_name = changes.pop("env_name", dqn_scratch.COURSE.env_name)
+    return dqn_scratch.settings_for(env_name, **changes)
 
 
 def output_folder(args: argparse.Namespace) -> Path:
     """The output folder, checked: refuse a non-empty one unless --overwrite."""
-    out = args.out or paths.build_dir("train_dqn") / f"{args.env}-seed{args.seed}"
+    env_name = getattr(args, "env_name", dqn_scratch.COURSE.env_name)
+    out = args.out or paths.build_dir("train_dqn") / f"{env_name}-seed{args.seed}"
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder.")
@@ -185,7 +89,7 @@ def write_outputs(out: Path, agent, history, settings, args) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from utils import plots, video
+    from utils.infra import plots, video
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -248,9 +152,11 @@ def write_outputs(out: Path, agent, history, settings, args) -> list[Path]:
     written.append(out / "q_network.weights.h5")
 
     if not args.no_video:
-        frames, episode_return = dqn_scratch.render_greedy_episode(
-            agent, settings.env_name, seed=args.seed + 12345
+        env = envs.make_gym_env(settings.env_name)
+        frames, episode_return = envs.record_episode(
+            env, agent.greedy_action, seed=args.seed + 12345
         )
+        env.close()
         written.append(video.write_gif(frames, out / "policy.gif", fps=50, scale=0.4, every=3))
         written.append(video.write_mp4(frames, out / "policy.mp4", fps=50))
         print(f"final greedy episode: return {episode_return:.0f}")
@@ -259,19 +165,19 @@ def write_outputs(out: Path, agent, history, settings, args) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, train, write the outputs; 0 on success, 2 on bad options."""
-    parser = build_parser()
+    parser, fields = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = settings_from(args)
+        settings = settings_from(args, fields)
         out = output_folder(args)
     except ValueError as err:
-        parser.error(str(err).splitlines()[0])
+        parser.error(cli.option_error(str(err).splitlines()[0], fields))
     if not args.no_video:
         runtime.setup_display("auto")  # before pygame is imported by rendering
     runtime.quiet_tensorflow()
 
     agent, history = dqn_scratch.train(
-        settings, seed=args.seed, progress=not args.no_progress, description=args.env
+        settings, seed=args.seed, progress=not args.no_progress, description=settings.env_name
     )
     print(history.summary())
     for path in write_outputs(out, agent, history, settings, args):

@@ -1,11 +1,11 @@
-"""Unit tests of utils/actor_critic.py: returns, model, loss, evaluator, exercise checker."""
+"""Unit tests of utils/agents/actor_critic.py: returns, model, loss, evaluator, exercise checker."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from utils import actor_critic as ac
+from utils.agents import actor_critic as ac
 
 # --- returns ---------------------------------------------------------------------------
 
@@ -202,36 +202,3 @@ def test_play_episode_records_one_entry_per_step():
     env = ScriptedGymEnv((4,))
     observations, actions, rewards = ac.play_episode(env, _left_model(), np.random.default_rng(0))
     assert observations.shape == (4, 4) and actions.shape == (4,) and rewards.shape == (4,)
-
-
-# --- exercise --------------------------------------------------------------------------
-
-
-def test_reference_solution_passes_its_checker():
-    message = ac.check_bootstrapped_returns(ac.bootstrapped_returns)
-    assert "match" in message
-
-
-def test_checker_rejects_wrong_answers():
-    def forgets_bootstrap(rewards, gamma, last_value=0.0):
-        return ac.bootstrapped_returns(rewards, gamma, 0.0)
-
-    def undiscounted(rewards, gamma, last_value=0.0):
-        return ac.bootstrapped_returns(rewards, 1.0, last_value)
-
-    def stub(rewards, gamma, last_value=0.0):
-        raise NotImplementedError
-
-    with pytest.raises(AssertionError, match="last_value"):
-        ac.check_bootstrapped_returns(forgets_bootstrap)
-    with pytest.raises(AssertionError):
-        ac.check_bootstrapped_returns(undiscounted)
-    with pytest.raises(NotImplementedError):
-        ac.check_bootstrapped_returns(stub)
-
-
-def test_bootstrapped_returns_rejects_bad_input():
-    with pytest.raises(ValueError, match="gamma"):
-        ac.bootstrapped_returns([1.0], 2.0)
-    with pytest.raises(ValueError, match="non-empty"):
-        ac.bootstrapped_returns([], 0.9)

@@ -1,12 +1,13 @@
-"""Unit tests of utils/dqn.py: settings, the agent, and a tiny training run."""
+"""Unit tests of utils/agents/dqn.py: settings, the agent, and a tiny training run."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from dqn_tiny import TINY
 
-from utils import dqn
+from utils.agents import dqn
 
 
 def test_tutorial_settings_match_the_official_tutorial():
@@ -27,9 +28,6 @@ def test_tutorial_settings_match_the_official_tutorial():
     assert s.observation_scale is None and s.init == "tutorial"
     assert not s.time_limit_truncates  # suite_gym.load: the 500-step limit ends as "done"
     assert (s.eval_interval, s.eval_episodes, s.num_iterations) == (1000, 10, 20_000)
-    # compute_avg_return: one TF environment, agent.policy called eagerly, each episode played
-    # to its end.
-    assert s.evaluation == "tutorial"
     # One draw of one batch per iteration: exactly the tutorial's dataset pipeline.
     assert s.sample_size == s.batch_size
 
@@ -41,29 +39,8 @@ def test_course_settings_keep_the_loss_bounded():
     assert s.target_update_period > 1
     assert s.gradient_clipping is not None
     assert s.eval_interval == 1  # check often, stop as soon as solved
-    assert s.evaluation == "batched"
     assert s.observation_scale is not None and len(s.observation_scale) == 4
     assert s.sample_size >= s.batch_size
-
-
-def test_settings_are_looked_up_by_name():
-    assert dqn.SETTINGS == {
-        "tutorial": dqn.TUTORIAL,
-        "course": dqn.COURSE,
-        "tutorial-compiled-eval": dqn.TUTORIAL_COMPILED_EVAL,
-        "tutorial-batched-eval": dqn.TUTORIAL_BATCHED_EVAL,
-    }
-    assert all(settings.name == name for name, settings in dqn.SETTINGS.items())
-
-
-@pytest.mark.parametrize("variant", [dqn.TUTORIAL_COMPILED_EVAL, dqn.TUTORIAL_BATCHED_EVAL])
-def test_tutorial_variants_differ_from_the_tutorial_only_in_evaluation(variant):
-    differing = {
-        f.name
-        for f in dqn.dataclasses.fields(dqn.DqnSettings)
-        if getattr(dqn.TUTORIAL, f.name) != getattr(variant, f.name)
-    }
-    assert differing == {"name", "evaluation"}
 
 
 def test_replace_returns_a_validated_copy():
@@ -89,7 +66,6 @@ def test_replace_returns_a_validated_copy():
         ({"solve_episodes": 5, "eval_episodes": 10}, "solve_episodes"),
         ({"initial_collect_steps": -1}, "initial_collect_steps"),
         ({"observation_scale": (2.4, 0.0, 0.2, 3.0)}, "observation_scale"),
-        ({"evaluation": "parallel"}, "evaluation"),
     ],
 )
 def test_bad_settings_are_rejected(changes, message):
@@ -161,30 +137,9 @@ def test_epsilon_decays_linearly_with_train_steps(env):
     assert math.isclose(float(epsilon()), 0.1, rel_tol=1e-5)
 
 
-def test_eval_env_batches_copies():
-    eval_env = dqn.make_eval_env("CartPole-v1", copies=3, seed=0)
-    assert eval_env.batched and eval_env.batch_size == 3
-    assert eval_env.reset().observation.shape == (3, 4)
-
-
-TINY = dqn.COURSE.replace(
-    name="tiny",
-    hidden_layers=(16,),
-    initial_collect_steps=64,
-    collect_steps_per_iteration=16,
-    train_steps_per_iteration=4,
-    sample_size=128,
-    batch_size=32,
-    num_iterations=6,
-    eval_interval=3,
-    eval_episodes=2,
-    solve_episodes=4,
-)
-
-
 def test_a_tiny_training_run(capsys):
     pytest.importorskip("reverb")
-    from utils import replay
+    from utils.rl import replay
 
     agent, history = dqn.train_from_scratch(TINY, seed=0, progress=False)
     assert history.iterations == 6 and not history.solved
@@ -203,7 +158,7 @@ def test_a_tiny_training_run(capsys):
 def test_training_stops_when_solved(monkeypatch):
     """A run that passes both checks stops at once and records when."""
     pytest.importorskip("reverb")
-    from utils import evaluation
+    from utils.rl import evaluation
 
     perfect = evaluation.EvalResult(mean=500.0, returns=[500.0], episodes=1, complete=True)
     monkeypatch.setattr(evaluation, "evaluate_gym", lambda *args, **kwargs: perfect)
@@ -211,68 +166,39 @@ def test_training_stops_when_solved(monkeypatch):
     assert history.solved and history.iterations == 3
     assert history.solved_return == 500.0
     assert history.env_steps_to_solve == 64 + 3 * 16
-    assert history.full_evals == [(3, 112, 500.0)]
+    assert history.full_evals == [(112, 500.0)] and history.eval_iterations == [3]
     assert 0 < history.seconds_to_solve <= history.seconds
     assert "solved" in history.summary()
 
 
-@pytest.mark.parametrize("style", dqn.EVALUATIONS)
-def test_quick_check_plays_the_way_the_settings_say(monkeypatch, style):
-    """tutorial: a TF environment and the TF policy; sequential: a Python environment and a
-    compiled policy; batched: one Gym environment per episode and early stopping."""
+def test_quick_check_plays_one_gym_environment_per_episode(monkeypatch):
+    """Both checks step Gym environments together and stop once the target is out of reach;
+    a quick_check argument replaces the quick one."""
     pytest.importorskip("reverb")
-    from tf_agents.environments import py_environment, tf_environment
-    from tf_agents.policies import py_policy
-
-    from utils import evaluation as evaluation_module
+    from utils.rl import evaluation as evaluation_module
 
     calls = []
-    real_evaluate, real_evaluate_gym = evaluation_module.evaluate, evaluation_module.evaluate_gym
-
-    def spy(env, policy, num_episodes, **options):
-        calls.append(("evaluate", env, policy, num_episodes, sorted(options)))
-        return real_evaluate(env, policy, num_episodes, **options)
+    real_evaluate_gym = evaluation_module.evaluate_gym
 
     def spy_gym(envs, actions, num_episodes, **options):
-        calls.append(("evaluate_gym", envs, actions, num_episodes, options))
+        calls.append((envs, num_episodes, options))
         return real_evaluate_gym(envs, actions, num_episodes, **options)
 
-    monkeypatch.setattr(evaluation_module, "evaluate", spy)
     monkeypatch.setattr(evaluation_module, "evaluate_gym", spy_gym)
-    agent, _ = dqn.train_from_scratch(TINY.replace(evaluation=style), seed=0, progress=False)
-    quick = [call for call in calls if call[3] == TINY.eval_episodes]
+    dqn.train_from_scratch(TINY, seed=0, progress=False)
+    quick = [call for call in calls if call[1] == TINY.eval_episodes]
     assert len(quick) == 2  # iterations 3 and 6
-    kind, env, policy, _, options = quick[0]
-    if style == "tutorial":
-        assert kind == "evaluate" and options == []
-        assert isinstance(env, tf_environment.TFEnvironment) and env.batch_size == 1
-        assert policy is agent.policy  # called as it is: eagerly
-    elif style == "sequential":
-        assert kind == "evaluate" and options == []
-        assert isinstance(env, py_environment.PyEnvironment) and not env.batched
-        assert isinstance(policy, py_policy.PyPolicy)
-    else:
-        assert kind == "evaluate_gym" and len(env) == TINY.eval_episodes
-        assert (options["target"], options["max_episode_return"]) == (475.0, 500.0)
-        # The first check seeds the first resets; the next one plays on, fresh episodes.
-        assert [call[4]["seed"] for call in quick] == [1, None]
+    envs, _, options = quick[0]
+    assert len(envs) == TINY.eval_episodes
+    assert (options["target"], options["max_episode_return"]) == (475.0, 500.0)
+    # The first check seeds the first resets; the next one plays on, fresh episodes.
+    assert [call[2]["seed"] for call in quick] == [1, None]
 
+    played = []
 
-def test_greedy_check_rejects_an_unknown_style(env):
-    agent = dqn.build_agent(TINY, env)
-    with pytest.raises(ValueError, match="style must be one of"):
-        dqn.greedy_check(agent, TINY, 2, style="parallel")
+    def counting_check(agent, settings, num_episodes, seed=0):
+        played.append((num_episodes, seed))
+        return dqn.greedy_check(agent, settings, num_episodes, seed=seed)
 
-
-def test_every_check_style_plays_the_same_first_episode(env):
-    """Same seed, same greedy policy: the Gym, Python and TF environments agree."""
-    agent = dqn.build_agent(TINY.replace(hidden_layers=(64, 64)), env)
-    by_seed = {}
-    for seed in range(3, 9):
-        played = [
-            dqn.greedy_check(agent, TINY, 1, style=style, seed=seed)().returns[0]
-            for style in dqn.EVALUATIONS
-        ]
-        assert played == [played[0]] * len(played), (seed, played)
-        by_seed[seed] = played[0]
-    assert len(set(by_seed.values())) > 1  # the seeds do start different episodes
+    dqn.train_from_scratch(TINY, seed=2, progress=False, quick_check=counting_check)
+    assert played == [(TINY.eval_episodes, 2001)]

@@ -1,13 +1,16 @@
 """The from-scratch DQN of notebook 05: replay buffer, schedules, TD target, train step, sync."""
 
+import dataclasses
 import itertools
 
 import gym
 import numpy as np
 import pytest
 
-from utils import dqn_scratch, exercises
-from utils.dqn_scratch import EpsilonSchedule, ReplayBuffer
+from utils import envs, exercises
+from utils.agents import dqn_scratch
+from utils.agents.dqn_scratch import EpsilonSchedule, ReplayBuffer
+from utils.rl.evaluation import evaluate_gym
 
 # --- replay buffer ---------------------------------------------------------------------------
 
@@ -185,7 +188,7 @@ def test_losses():
     errors = np.array([-3.0, -0.5, 0.0, 0.5, 3.0], np.float32)
     huber = dqn_scratch.elementwise_loss(errors, "huber").numpy()
     np.testing.assert_allclose(huber, [2.5, 0.125, 0.0, 0.125, 2.5])
-    np.testing.assert_allclose(dqn_scratch.elementwise_loss(errors, "mse").numpy(), errors**2)
+    np.testing.assert_allclose(dqn_scratch.elementwise_loss(errors, "squared").numpy(), errors**2)
     with pytest.raises(ValueError, match="loss must be"):
         dqn_scratch.elementwise_loss(errors, "l1")
 
@@ -260,20 +263,34 @@ def lean(observations):
     return (observations[:, 2] + 0.5 * observations[:, 3] > 0).astype(int)
 
 
-def test_evaluate_greedy_plays_every_episode_in_batches():
-    envs = [dqn_scratch.make_gym_env("CartPole-v1", seed=i) for i in range(3)]
-    result = dqn_scratch.evaluate_greedy(lean, envs, 7)
+def test_greedy_checks_play_every_episode_in_batches():
+    games = [envs.make_gym_env("CartPole-v1", seed=i) for i in range(3)]
+    result = evaluate_gym(games, lean, 7)
     assert result.complete and result.episodes == 7 and len(result.returns) == 7
     assert result.mean > 100  # the hand-written lean policy of notebook 01
 
 
-def test_evaluate_greedy_stops_when_target_is_out_of_reach():
-    envs = [dqn_scratch.make_gym_env("CartPole-v1", seed=i) for i in range(10)]
+def test_greedy_checks_stop_when_target_is_out_of_reach():
+    games = [envs.make_gym_env("CartPole-v1", seed=i) for i in range(10)]
     always_right = lambda obs: np.ones(len(obs), int)  # noqa: E731
-    result = dqn_scratch.evaluate_greedy(always_right, envs, 10, target=475, max_episode_return=500)
+    result = evaluate_gym(games, always_right, 10, **dqn_scratch.COURSE.stop_early)
     assert not result.complete and result.episodes < 10 and result.mean < 50
     with pytest.raises(ValueError, match="both"):
-        dqn_scratch.evaluate_greedy(always_right, envs, 10, target=475)
+        evaluate_gym(games, always_right, 10, target=475)
+
+
+def test_notebook_05_uses_the_settings_of_notebook_02():
+    """Notebook 05 says it trains with notebook 02's settings: every shared name is equal."""
+    from utils.agents import dqn
+
+    scratch = {f.name for f in dataclasses.fields(dqn_scratch.ScratchSettings)}
+    shared = scratch & {f.name for f in dataclasses.fields(dqn.DqnSettings)}
+    assert len(shared) >= 21  # one vocabulary: the same names for the same things
+    differ = {n: (getattr(dqn.COURSE, n), getattr(dqn_scratch.COURSE, n)) for n in shared}
+    differ = {n: pair for n, pair in differ.items() if pair[0] != pair[1]}
+    assert differ == {}
+    own = scratch - shared
+    assert own == {"double", "max_env_steps", "max_episodes"}, "named differently in 02?"
 
 
 @pytest.mark.filterwarnings("ignore:.*out of date")
@@ -301,9 +318,9 @@ def test_a_short_training_run_records_its_history(bootstrap):
         hidden_layers=(16,),
         max_env_steps=500,
         initial_collect_steps=200,
-        collect_steps_per_phase=100,
-        train_steps_per_phase=10,
-        bootstrap_at_time_limit=bootstrap,
+        collect_steps_per_iteration=100,
+        train_steps_per_iteration=10,
+        time_limit_truncates=bootstrap,
     )
     agent, history = dqn_scratch.train(settings, seed=0, progress=False)
     assert history.env_steps == 500 and history.train_steps == 30 == agent.train_steps

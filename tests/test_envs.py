@@ -93,3 +93,30 @@ def test_falling_pole_is_a_termination_with_discount_zero():
 def test_custom_step_limit():
     time_step, steps = _run_lean_episode(envs.load_env("CartPole-v0", max_episode_steps=30))
     assert steps == 30 and float(time_step.discount) == 1.0
+
+
+def test_batched_env_steps_copies_as_one_batch():
+    eval_env = envs.batched_env("CartPole-v1", copies=3, seed=0)
+    assert eval_env.batched and eval_env.batch_size == 3
+    assert eval_env.reset().observation.shape == (3, 4)
+    with pytest.raises(ValueError, match="copies must be a whole number"):
+        envs.batched_env("CartPole-v1", copies=0)
+
+
+def test_record_episode_plays_a_tf_agents_environment():
+    from scripted_env import ScriptedEnv
+    from tf_agents.policies import random_py_policy
+
+    env = ScriptedEnv(lengths=(4,))
+    policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec())
+    got, total = envs.record_episode(env, policy)
+    assert len(got) == 5 and total == 4.0
+
+
+def test_record_episode_plays_a_gym_environment_with_a_function():
+    env = envs.make_gym_env("CartPole-v1")
+    frames, total = envs.record_episode(env, lambda observation: 1, seed=3)
+    assert len(frames) == total + 1 and 5 <= total < 50  # always right: the pole falls soon
+    assert frames[0].shape == (400, 600, 3) and frames[0].dtype == np.uint8
+    again, _ = envs.record_episode(env, lambda observation: 1, seed=3)
+    assert all((a == b).all() for a, b in zip(frames, again, strict=True))  # seeded

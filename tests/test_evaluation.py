@@ -1,4 +1,4 @@
-"""Tests for utils.evaluation on a scripted environment with known returns."""
+"""Tests for utils.rl.evaluation on a scripted environment with known returns."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from scripted_env import ScriptedEnv
 from tf_agents.environments import batched_py_environment, tf_py_environment
 from tf_agents.policies import random_py_policy, random_tf_policy
 
-from utils import evaluation
+from utils.rl import evaluation
 
 
 def py_random(env):
@@ -135,7 +135,7 @@ class _CountdownGymEnv:
 
 
 def test_evaluate_gym_shares_episodes_and_seeds_the_first_reset():
-    from utils.evaluation import evaluate_gym
+    from utils.rl.evaluation import evaluate_gym
 
     envs = [_CountdownGymEnv(3), _CountdownGymEnv(5)]
     calls = []
@@ -152,7 +152,7 @@ def test_evaluate_gym_shares_episodes_and_seeds_the_first_reset():
 
 
 def test_evaluate_gym_stops_when_the_target_is_out_of_reach():
-    from utils.evaluation import evaluate_gym
+    from utils.rl.evaluation import evaluate_gym
 
     result = evaluate_gym(
         [_CountdownGymEnv(2)], lambda o: [0] * len(o), 10, target=9.5, max_episode_return=10.0
@@ -161,7 +161,7 @@ def test_evaluate_gym_stops_when_the_target_is_out_of_reach():
 
 
 def test_evaluate_gym_rejects_bad_input():
-    from utils.evaluation import evaluate_gym
+    from utils.rl.evaluation import evaluate_gym
 
     with pytest.raises(ValueError, match="num_episodes"):
         evaluate_gym([_CountdownGymEnv(2)], lambda o: [0] * len(o), 0)

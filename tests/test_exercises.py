@@ -48,3 +48,36 @@ def test_linear_epsilon_matches_keras_polynomial_decay():
 def test_wrong_epsilon_fails():
     with pytest.raises(AssertionError, match="should be"):
         exercises.check("02.linear_epsilon", lambda step, start, end, decay_steps: start)
+
+
+# --- notebook 06: bootstrapped returns ----------------------------------------------------
+
+
+def test_bootstrapped_returns_reference_passes_its_checker():
+    message = exercises.CHECKS["06.bootstrapped_returns"](exercises.bootstrapped_returns)
+    assert "match" in message
+
+
+def test_bootstrapped_returns_checker_rejects_wrong_answers():
+    def forgets_bootstrap(rewards, gamma, last_value=0.0):
+        return exercises.bootstrapped_returns(rewards, gamma, 0.0)
+
+    def undiscounted(rewards, gamma, last_value=0.0):
+        return exercises.bootstrapped_returns(rewards, 1.0, last_value)
+
+    def stub(rewards, gamma, last_value=0.0):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError, match="last_value"):
+        exercises.CHECKS["06.bootstrapped_returns"](forgets_bootstrap)
+    with pytest.raises(AssertionError):
+        exercises.CHECKS["06.bootstrapped_returns"](undiscounted)
+    with pytest.raises(NotImplementedError):
+        exercises.CHECKS["06.bootstrapped_returns"](stub)
+
+
+def test_bootstrapped_returns_rejects_bad_input():
+    with pytest.raises(ValueError, match="gamma"):
+        exercises.bootstrapped_returns([1.0], 2.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        exercises.bootstrapped_returns([], 0.9)

@@ -1,4 +1,4 @@
-"""utils/fast_dqn.py: the in-graph DQN's replay, evaluation rule and training (not timed)."""
+"""utils/agents/fast_dqn.py: the in-graph DQN's replay, evaluation rule and training (not timed)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ gym = pytest.importorskip("gym")
 
 import tensorflow as tf  # noqa: E402
 
-from utils import fast_dqn, tf_cartpole  # noqa: E402
+from utils.agents import fast_dqn  # noqa: E402
+from utils.envs import tf_cartpole  # noqa: E402
 
-SMALL = fast_dqn.FAST.replace(num_envs=4, collect_steps=8, replay_capacity=64, learning_starts=40)
+SMALL = fast_dqn.FAST.replace(
+    num_envs=4, collect_steps_per_env=8, replay_capacity=64, initial_collect_steps=40
+)
 
 
 def test_settings_reject_bad_values():
@@ -36,15 +39,15 @@ def test_q_values_and_greedy_actions_have_batch_shapes():
 
 def test_ring_buffer_fills_wraps_and_stores_true_transitions():
     agent = fast_dqn.FastDqn(SMALL, seed=0)
-    per_iteration = SMALL.num_envs * SMALL.collect_steps  # 32
-    assert np.isnan(float(agent.iterate()))  # fewer than learning_starts: no training yet
+    per_iteration = SMALL.num_envs * SMALL.collect_steps_per_env  # 32
+    assert np.isnan(float(agent.iterate()))  # fewer than initial_collect_steps: no training yet
     assert int(agent.replay_size.numpy()) == per_iteration
     assert int(agent.env_steps.numpy()) == per_iteration
     for _ in range(3):
         agent.iterate()
     assert int(agent.replay_size.numpy()) == SMALL.replay_capacity  # full, never more
     assert int(agent.replay_next.numpy()) == (4 * per_iteration) % SMALL.replay_capacity
-    assert int(agent.train_step.numpy()) == 3 * SMALL.train_steps
+    assert int(agent.train_step.numpy()) == 3 * SMALL.train_steps_per_iteration
     replay = {k: v.numpy() for k, v in agent.replay.items()}
     # Every stored transition is Gym's physics applied to the stored observation and action.
     expected, terminated = tf_cartpole.physics_step(
@@ -55,10 +58,12 @@ def test_ring_buffer_fills_wraps_and_stores_true_transitions():
 
 
 def test_truncation_keeps_discount_one():
-    settings = SMALL.replace(max_episode_steps=3, learning_starts=10_000)
+    settings = SMALL.replace(max_episode_steps=3, initial_collect_steps=10_000)
     agent = fast_dqn.FastDqn(settings, seed=0)
     agent.iterate()  # 8 steps per environment: episodes cut at 3 steps, the pole still up
-    discount = agent.replay["discount"].numpy()[: settings.num_envs * settings.collect_steps]
+    discount = agent.replay["discount"].numpy()[
+        : settings.num_envs * settings.collect_steps_per_env
+    ]
     assert np.all(discount == 1.0)
     assert np.all(agent.env_steps_in_episode.numpy() < 3)
 

@@ -1,4 +1,4 @@
-"""Tests for utils.gridworld: specs, dynamics, rewards, rendering, registration."""
+"""Tests for utils.envs.gridworld: specs, dynamics, rewards, rendering, registration."""
 
 from collections import deque
 
@@ -8,8 +8,8 @@ import pytest
 from tf_agents.environments import suite_gym, utils
 from tf_agents.policies import random_py_policy
 
-from utils import gridworld
-from utils.evaluation import evaluate
+from utils.envs import gridworld
+from utils.rl.evaluation import evaluate
 
 UP, DOWN, LEFT, RIGHT = range(4)
 
@@ -181,7 +181,7 @@ def test_registration_is_idempotent_and_loads_by_name():
     assert gridworld.register_gridworld() is spec  # re-running the cell is fine
     assert spec.max_episode_steps == gridworld.MAX_STEPS
     assert spec.reward_threshold == gridworld.OPTIMAL_RETURN
-    assert gym.spec("GridWorld-v0").entry_point == "utils.gridworld:GridWorldGymEnv"
+    assert gym.spec("GridWorld-v0").entry_point == "utils.envs.gridworld:GridWorldGymEnv"
 
     env = suite_gym.load("GridWorld-v0")
     assert env.observation_spec().shape == (36,)

@@ -132,7 +132,7 @@ def test_gitattributes_keeps_notebooks_lf():
 def test_utils_import_does_not_import_tensorflow():
     # The setup cell must be able to configure TensorFlow before it is loaded.
     code = (
-        "import sys, utils.bootstrap, utils.runtime, utils.report, utils.paths; "
+        "import sys, utils.bootstrap, utils.infra.runtime, utils.infra.report, utils.infra.paths; "
         "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -1,4 +1,4 @@
-"""Tests for utils.plots."""
+"""Tests for utils.infra.plots."""
 
 import matplotlib
 
@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from utils import plots
+from utils.infra import plots
 
 
 def test_moving_average_is_trailing_and_same_length():

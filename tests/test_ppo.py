@@ -1,4 +1,4 @@
-"""Unit tests of utils/ppo.py: settings, the agent, collection, episode bookkeeping."""
+"""Unit tests of utils/agents/ppo.py: settings, the agent, collection, episode bookkeeping."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from scripted_env import ScriptedEnv
 from tf_agents.environments import batched_py_environment
 from tf_agents.policies import py_tf_eager_policy, random_py_policy
 
-from utils import ppo
-from utils.evaluation import evaluate
+from utils.agents import ppo
+from utils.rl.evaluation import evaluate
 
-SMALL = ppo.PpoSettings(num_envs=2, collect_steps=8, actor_layers=(8,), value_layers=(8,))
+SMALL = ppo.PpoSettings(num_envs=2, collect_steps_per_env=8, actor_layers=(8,), value_layers=(8,))
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ SMALL = ppo.PpoSettings(num_envs=2, collect_steps=8, actor_layers=(8,), value_la
         ({"gae_lambda": -0.1}, "gae_lambda"),
         ({"clip_ratio": 0.0}, "clip_ratio"),
         ({"num_envs": 0}, "num_envs"),
-        ({"collect_steps": 1}, "collect_steps"),
+        ({"collect_steps_per_env": 1}, "collect_steps_per_env"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"actor_layers": ()}, "layers"),
         ({"solve_episodes": 5}, "solve_episodes"),
@@ -93,7 +93,7 @@ def test_finished_episode_returns_checks_shapes():
 
 
 def test_a_short_training_run_keeps_its_bookkeeping():
-    settings = SMALL.replace(max_iterations=3, eval_gate=0.0, eval_every=1, num_epochs=2)
+    settings = SMALL.replace(num_iterations=3, eval_gate=0.0, eval_interval=1, num_epochs=2)
     agent, history = ppo.train_from_scratch(settings, seed=0, progress=False)
     assert history.iterations == 3 and history.env_steps == 3 * 2 * 8
     assert len(history.eval_returns) == 3 and len(history.losses) == 3

@@ -1,4 +1,4 @@
-"""Tests for utils.recording: episode statistics, video triggers, files and frame rates."""
+"""Tests for utils.envs.recording: episode statistics, video triggers, files and frame rates."""
 
 import imageio
 import numpy as np
@@ -7,7 +7,8 @@ from scripted_env import ScriptedEnv
 from tf_agents.environments import batched_py_environment, tf_py_environment
 from tf_agents.policies import random_py_policy
 
-from utils import recording, video
+from utils.envs import recording
+from utils.infra import video
 
 
 def run_steps(env, steps, action=0):

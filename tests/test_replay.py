@@ -1,4 +1,4 @@
-"""Unit tests of utils/replay.py: the Reverb replay builder."""
+"""Unit tests of utils/rl/replay.py: the Reverb replay builder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tf_agents")
 reverb = pytest.importorskip("reverb")
 
-from utils import replay as replay_lib  # noqa: E402
+from utils.rl import replay as replay_lib  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The Reverb-less lane of utils.replay: TF-Agents' uniform buffer behind the same interface."""
+"""The Reverb-less lane of utils.rl.replay: TF-Agents' uniform buffer behind the same interface."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from tf_agents.policies import random_py_policy
 from tf_agents.specs import array_spec
 from tf_agents.trajectories import policy_step, trajectory
 
-from utils import replay
+from utils.rl import replay
 
 
 def collect_data_spec(env):

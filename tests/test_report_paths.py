@@ -1,8 +1,8 @@
-"""Tests for utils.report and utils.paths."""
+"""Tests for utils.infra.report and utils.infra.paths."""
 
 import json
 
-from utils import paths, report
+from utils.infra import paths, report
 
 
 def test_headline_prints_and_records(tmp_path, monkeypatch, capsys):
@@ -37,7 +37,7 @@ def test_build_dir_defaults_to_the_repository(monkeypatch):
 
 def test_show_source_displays_a_helper():
     code = report.show_source(paths.build_dir)
-    assert "def build_dir" in code.data and "# from utils.paths" in code.data
+    assert "def build_dir" in code.data and "# from utils.infra.paths" in code.data
 
 
 def test_show_source_rejects_builtins():
@@ -48,7 +48,7 @@ def test_show_source_rejects_builtins():
 
 
 def test_training_outcome_line():
-    from utils.report import training_outcome
+    from utils.infra.report import training_outcome
 
     timings = {"collect": 1.23, "train": 2.0}
     solved = training_outcome(

@@ -1,10 +1,11 @@
-"""Tests for utils.runtime: display selection, versions, devices."""
+"""Tests for utils.infra.runtime: display selection, versions, devices."""
 
 import os
 
 import pytest
 
-from utils import runtime
+from utils import bootstrap
+from utils.infra import runtime
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_versions_lists_the_stack():
     found = runtime.versions()
     assert found["python"].count(".") == 2
     assert {"tensorflow", "tf-agents", "reverb", "gym"} <= set(found)
-    assert runtime.package_version("surely-not-a-package-xyz") is None
+    assert bootstrap.installed("surely-not-a-package-xyz") is None
 
 
 def test_in_colab_detects_the_environment_variable(monkeypatch):

@@ -44,7 +44,7 @@ def test_run_course_names_the_failing_cell(tmp_path):
     good = make_notebook(
         tmp_path / "00_good.ipynb",
         [
-            "from utils import report\nreport.headline('answer', 42)",
+            "from utils.infra import report\nreport.headline('answer', 42)",
         ],
     )
     bad = make_notebook(tmp_path / "01_bad.ipynb", ["x = 1", "assert x == 2, 'x is not two'"])

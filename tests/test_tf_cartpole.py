@@ -1,4 +1,4 @@
-"""utils/tf_cartpole.py against Gym 0.23's CartPoleEnv, transition for transition."""
+"""utils/envs/tf_cartpole.py against Gym 0.23's CartPoleEnv, transition for transition."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ gym = pytest.importorskip("gym")
 
 import tensorflow as tf  # noqa: E402
 
-from utils import tf_cartpole  # noqa: E402
+from utils.envs import tf_cartpole  # noqa: E402
 
 # Where random test states are drawn: beyond the termination thresholds on purpose, so that
 # both "still up" and "fell" transitions are exercised.

@@ -29,39 +29,72 @@ def test_help_lists_the_options():
     result = run("--help")
     assert result.returncode == 0, result.stderr
     for option in (
-        "--env",
-        "--steps",
+        "--env-name",
+        "--max-env-steps",
         "--seed",
-        "--lr",
+        "--learning-rate",
         "--gamma",
         "--epsilon-start",
         "--epsilon-end",
         "--epsilon-decay-steps",
-        "--buffer-size",
+        "--replay-capacity",
         "--batch-size",
-        "--target-update",
+        "--target-update-period",
         "--out",
         "--overwrite",
         "--no-progress",
     ):
         assert option in result.stdout
     assert "CartPole-v1" in result.stdout and "Double DQN" in result.stdout
+    # Every settings field is an option, and defaults are shown as the option accepts them.
+    import dataclasses
+
+    from utils.agents import dqn_scratch
+
+    for field in dataclasses.fields(dqn_scratch.ScratchSettings):
+        assert "--" + field.name.replace("_", "-") in result.stdout, field.name
+    assert "(default: 256,256)" in result.stdout  # --hidden-layers
+    assert "(default: none)" in result.stdout  # --max-episodes
+    assert "--no-double" in result.stdout
+
+
+def test_help_defaults_are_accepted_back():
+    """What --help shows as a default parses to the default itself."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_dqn
+
+    from utils.agents import dqn_scratch
+
+    parser, fields = train_dqn.build_parser()
+    shown = {}
+    for action in parser._actions:
+        if action.dest in fields and "(default: " in (action.help or ""):
+            shown[action.dest] = action.help.rsplit("(default: ", 1)[1].rstrip(")")
+    assert set(shown) == set(fields)
+    argv = []
+    for name, text in shown.items():
+        argv += [text] if text.startswith("--") else ["--" + name.replace("_", "-"), text]
+    settings = train_dqn.settings_from(parser.parse_args(argv), fields)
+    assert settings == dqn_scratch.COURSE
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--env", "CartPol-v1"], "Did you mean 'CartPole-v1'"),
-        (["--env", "Pendulum-v1"], "discrete action space"),
+        (["--env-name", "CartPol-v1"], "Did you mean 'CartPole-v1'"),
+        (["--env-name", "Pendulum-v1"], "discrete action space"),
         (["--batch-size", "-3"], "--batch-size: must be a whole number >= 1"),
-        (["--buffer-size", "0"], "--buffer-size: must be a whole number >= 1"),
-        (["--steps", "-100"], "--steps: must be a whole number >= 1"),
-        (["--gamma", "1.5"], "gamma must be in [0, 1]"),
-        (["--gamma", "-0.1"], "gamma must be in [0, 1]"),
+        (["--replay-capacity", "0"], "--replay-capacity: must be a whole number >= 1"),
+        (["--max-env-steps", "-100"], "--max-env-steps: must be a whole number >= 1"),
+        (["--max-env-steps", "500"], "--max-env-steps: must be >= initial_collect_steps"),
+        (["--gamma", "1.5"], "--gamma: must be in [0, 1]"),
+        (["--gamma", "-0.1"], "--gamma: must be in [0, 1]"),
         (["--epsilon-start", "2"], "--epsilon-start: must be in [0, 1]"),
-        (["--lr", "0"], "--lr: must be > 0"),
-        (["--hidden", "64,x"], "--hidden: must look like 256,256"),
-        (["--batch-size", "many"], "--batch-size: invalid positive_int value"),
+        (["--learning-rate", "0"], "--learning-rate: must be > 0"),
+        (["--hidden-layers", "64,x"], "--hidden-layers: expected whole numbers separated"),
+        (["--batch-size", "many"], "--batch-size: expected a whole number, got 'many'"),
+        (["--gradient-clipping", "big"], "expected a number or none"),
+        (["--loss", "l1"], "--loss: must be one of"),
         (["--no-such-option"], "unrecognized arguments"),
     ],
 )
@@ -86,20 +119,18 @@ def test_a_short_run_writes_every_file(tmp_path):
     out.mkdir()
     (out / "stale.txt").write_text("from an earlier run")
     args = (
-        "--steps", "400", "--learning-starts", "100", "--collect-steps", "100",
-        "--train-steps", "20", "--hidden", "32", "--epsilon-decay-steps", "40",
+        "--max-env-steps", "400", "--initial-collect-steps", "100",
+        "--collect-steps-per-iteration", "100", "--train-steps-per-iteration", "20",
+        "--hidden-layers", "32", "--epsilon-decay-steps", "40",
         "--seed", "3", "--out", str(out), "--overwrite", "--no-progress",
     )  # fmt: skip
     result = run(*args)
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in (
-        "learning_curve.png",
-        "metrics.csv",
-        "metrics.json",
-        "q_network.weights.h5",
-        "policy.gif",
-        "policy.mp4",
-    ):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_dqn
+
+    assert len(train_dqn.FILES) == 6
+    for name in train_dqn.FILES:
         path = out / name
         assert path.exists() and path.stat().st_size > 100, name
     metrics = json.loads((out / "metrics.json").read_text())

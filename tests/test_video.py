@@ -1,14 +1,12 @@
-"""Tests for utils.video: MP4 and GIF writing, recording, embedding."""
+"""Tests for utils.infra.video: MP4 and GIF writing, side by side, embedding."""
 
 import warnings
 
 import imageio
 import numpy as np
 import pytest
-from scripted_env import ScriptedEnv
-from tf_agents.policies import random_py_policy
 
-from utils import video
+from utils.infra import video
 
 
 def frames(n=10, h=400, w=600):
@@ -70,13 +68,6 @@ def test_gif_is_downscaled_and_thinned(tmp_path):
     gif = imageio.mimread(path)
     assert len(gif) == 5
     assert gif[0].shape[:2] == (200, 300)
-
-
-def test_record_episode_returns_frames_and_return():
-    env = ScriptedEnv(lengths=(4,))
-    policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec())
-    got, total = video.record_episode(env, policy)
-    assert len(got) == 5 and total == 4.0
 
 
 def test_side_by_side_pads_the_shorter_episode():

@@ -1,8 +1,28 @@
-"""Shared helpers for the course notebooks, scripts and benchmarks.
+"""Shared helpers for the course notebooks, scripts and benchmarks, in four layers.
 
-One module per concern; each helper's docstring names the notebook that teaches it.
-Importing this package is cheap and never imports TensorFlow, so a notebook can call
-``utils.runtime.setup()`` before TensorFlow is loaded.
+=================  =====================================================================
+``utils.infra``    infrastructure: runtime setup, paths, headline figures and timing,
+                   plots, video, profiling, the command line built from settings
+``utils.envs``     environments: Gym loading and rendering, the grid world, CartPole in
+                   TensorFlow ops, recording wrappers
+``utils.rl``       RL building blocks: evaluation, replay, the training scaffold that
+                   every trainer shares (settings, history, the "solved" check)
+``utils.agents``   one module per trainer: ``dqn`` (TF-Agents), ``dqn_scratch``,
+                   ``fast_dqn``, ``actor_critic``, ``ppo``
+=================  =====================================================================
+
+``utils.bootstrap`` (the notebooks' setup cell looks for it here) belongs to the
+infrastructure layer; ``utils.exercises`` holds the notebooks' exercise checkers and
+reference solutions.
+
+The dependency rule, checked by ``tests/test_layers.py``: a module imports only from its own
+layer and the layers listed above it (``infra`` imports only ``infra``; ``envs`` imports
+``infra`` and ``envs``; ``rl`` imports those and ``rl``; an agent imports ``infra``, ``envs``
+and ``rl``). No module of ``utils`` imports an agent, and no agent imports another:
+notebooks, scripts, benchmarks and tests are the only places that import agents.
+``utils.exercises`` may import ``infra``, ``envs`` and ``rl``.
+
+Importing this package, ``utils.bootstrap`` or ``utils.infra`` is cheap and never imports
+TensorFlow, so a notebook can call ``bootstrap.setup()`` before TensorFlow is loaded. Each
+helper's docstring names the notebook that teaches it.
 """
-
-__all__ = ["paths", "report", "runtime"]

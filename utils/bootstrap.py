@@ -201,6 +201,6 @@ def setup(display: str = "auto", install: bool = True):
             f"(hosted lane); installed: {what}"
         )
 
-    from utils import runtime
+    from utils.infra import runtime
 
     return runtime.setup(display)

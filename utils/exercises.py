@@ -7,11 +7,11 @@ through the same checker, so a solution that stops working fails the test suite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from utils.actor_critic import bootstrapped_returns, check_bootstrapped_returns
+from utils.rl.training import check_between
 
 # --- reference solutions ---------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def semi_implicit_step(state, action):
     """Notebook 07: Gym CartPole's semi-implicit Euler transition in TF ops, for a batch [B, 4]."""
     import tensorflow as tf
 
-    from utils import tf_cartpole as cp
+    from utils.envs import tf_cartpole as cp
 
     x, x_dot, theta, theta_dot = tf.unstack(state, axis=-1)
     force = tf.cast(tf.where(tf.equal(action, 1), cp.FORCE_MAG, -cp.FORCE_MAG), state.dtype)
@@ -72,6 +72,27 @@ def semi_implicit_step(state, action):
     theta = theta + cp.TAU * theta_dot
     terminated = (tf.abs(x) > cp.X_THRESHOLD) | (tf.abs(theta) > cp.THETA_THRESHOLD)
     return tf.stack([x, x_dot, theta, theta_dot], axis=-1), terminated
+
+
+def bootstrapped_returns(
+    rewards: Sequence[float], gamma: float, last_value: float = 0.0
+) -> np.ndarray:
+    """Discounted returns of an episode that may have been cut off by a time limit.
+
+    ``last_value`` is the critic's estimate of the state where the episode stopped: 0 when it
+    truly ended (the pole fell), V(s_T) when the clock cut it off. G_t = r_t + gamma * G_{t+1},
+    with G_T = last_value. Not normalised.
+    """
+    gamma = check_between("gamma", gamma, 0.0, 1.0)
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if rewards.ndim != 1 or rewards.size == 0:
+        raise ValueError("rewards must be a non-empty 1-D sequence (one episode).")
+    returns = np.empty_like(rewards)
+    running = float(last_value)
+    for t in range(rewards.size - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
 
 
 SOLUTIONS: dict[str, Callable] = {
@@ -196,12 +217,59 @@ def _check_semi_implicit_step(func: Callable) -> str:
     return "500 random transitions agree with Gym (float64)"
 
 
+def _check_bootstrapped_returns(func: Callable) -> str:
+    """Notebook 06's check: hand-worked cases, then random episodes against the reference."""
+    cases = [
+        ([1.0, 1.0, 1.0], 0.5, 0.0, [1.75, 1.5, 1.0]),
+        ([1.0, 1.0, 1.0], 0.5, 8.0, [2.75, 3.5, 5.0]),
+        ([0.0, 0.0, 2.0], 1.0, 0.0, [2.0, 2.0, 2.0]),
+        ([3.0], 0.9, 10.0, [12.0]),
+    ]
+    for rewards, gamma, last_value, expected in cases:
+        got = np.asarray(func(rewards, gamma, last_value), dtype=float)
+        if got.shape != (len(rewards),):
+            raise AssertionError(
+                f"For rewards={rewards} expected one return per step (shape {(len(rewards),)}), "
+                f"got shape {got.shape}."
+            )
+        if not np.allclose(got, expected):
+            hint = (
+                " With last_value=0 this is the plain discounted return: work backwards from the "
+                "last step."
+                if last_value == 0
+                else " The return after the last step is last_value: start the sum there."
+            )
+            raise AssertionError(
+                f"rewards={rewards}, gamma={gamma}, last_value={last_value}: expected "
+                f"{expected}, got {got.round(4).tolist()}.{hint}"
+            )
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rewards = rng.normal(size=int(rng.integers(1, 50)))
+        gamma, last_value = float(rng.uniform(0.5, 1.0)), float(rng.normal(scale=10))
+        expected = bootstrapped_returns(rewards, gamma, last_value)
+        got = np.asarray(func(rewards, gamma, last_value), dtype=float)
+        if not np.allclose(got, expected, atol=1e-6):
+            raise AssertionError(
+                f"Random episode of {rewards.size} steps (gamma={gamma:.3f}, "
+                f"last_value={last_value:.3f}) gave different returns from the reference."
+            )
+    # How much the bootstrap matters for CartPole cut off at 500 steps, gamma=0.99.
+    cut = np.asarray(func(np.ones(500), 0.99, 100.0), dtype=float)
+    plain = np.asarray(func(np.ones(500), 0.99, 0.0), dtype=float)
+    return (
+        f"24 episodes match; at a 500-step time limit, bootstrapping with V=100 raises the "
+        f"last step's return from {plain[-1]:.1f} to {cut[-1]:.1f} and the first's by "
+        f"{cut[0] - plain[0]:.3f}"
+    )
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
     "02.linear_epsilon": _check_linear_epsilon,
     "05.double_dqn_target": _check_double_dqn_target,
-    "06.bootstrapped_returns": check_bootstrapped_returns,
+    "06.bootstrapped_returns": _check_bootstrapped_returns,
     "07.semi_implicit_step": _check_semi_implicit_step,
 }
 

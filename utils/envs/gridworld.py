@@ -53,7 +53,7 @@ MAX_STEPS = 50
 FPS = 4
 CELL_PIXELS = 40
 ENV_ID = "GridWorld-v0"
-ENTRY_POINT = "utils.gridworld:GridWorldGymEnv"
+ENTRY_POINT = "utils.envs.gridworld:GridWorldGymEnv"
 
 _COLOURS = {
     "floor": (236, 236, 236),

@@ -11,7 +11,8 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
-from importlib import metadata
+
+from utils.bootstrap import installed
 
 DISPLAY_MODES = ("auto", "xvfb", "dummy", "existing")
 
@@ -113,14 +114,6 @@ def setup(display: str = "auto") -> DisplayChoice:
     return choice
 
 
-def package_version(name: str) -> str | None:
-    """Installed version of a distribution, or None if it is not installed."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def versions() -> dict[str, str]:
     """Versions of Python and the course's main packages ('not installed' when absent)."""
     names = {
@@ -134,20 +127,11 @@ def versions() -> dict[str, str]:
     }
     found = {"python": platform.python_version()}
     for label, dist in names.items():
-        found[label] = package_version(dist) or "not installed"
+        found[label] = installed(dist) or "not installed"
     if found["tensorflow"] == "not installed":
         # Hosted runtimes sometimes ship TensorFlow under another distribution name.
-        found["tensorflow"] = package_version("tensorflow-cpu") or "not installed"
+        found["tensorflow"] = installed("tensorflow-cpu") or "not installed"
     return found
-
-
-def reverb_available() -> bool:
-    """True when Reverb can be imported in this environment."""
-    try:
-        import reverb  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def device_report() -> dict[str, object]:

@@ -4,7 +4,7 @@ Taught in notebook 03. :class:`RecordEpisodeStatistics` and :class:`RecordVideo`
 TF-Agents ``PyEnvironment`` what Gymnasium's wrappers of the same names give a Gym
 environment: the return, length and wall time of every finished episode, and a video of the
 episodes a trigger selects. The frame rate always has a value (explicit ``fps``, else the
-environment's metadata, else :data:`utils.video.DEFAULT_FPS`), so the video writer never
+environment's metadata, else :data:`utils.infra.video.DEFAULT_FPS`), so the video writer never
 receives ``None``, the cause of Gymnasium + moviepy's
 ``TypeError: must be real number, not NoneType``.
 
@@ -27,7 +27,7 @@ import numpy as np
 from tf_agents.environments import py_environment, wrappers
 
 from utils.envs import render_frame
-from utils.video import DEFAULT_FPS, write_gif, write_mp4
+from utils.infra.video import DEFAULT_FPS, write_gif, write_mp4
 
 VIDEO_FORMATS = ("mp4", "gif")
 FPS_KEYS = ("render_fps", "video.frames_per_second")  # newer Gym/Gymnasium, then gym < 0.22

@@ -8,22 +8,26 @@ policy), so no replay buffer, and no Reverb, is needed.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from utils.dqn import make_eval_env
+from utils import envs
+from utils.rl.evaluation import evaluate
+from utils.rl.training import History, SolveCheck, TrainerSettings
 
 
-@dataclass(frozen=True)
-class PpoSettings:
-    """Every hyperparameter of a PPO run. Taught in notebook 06."""
+@dataclass(frozen=True, kw_only=True)
+class PpoSettings(TrainerSettings):
+    """Every hyperparameter of a PPO run. Taught in notebook 06.
 
-    env_name: str = "CartPole-v1"
+    The environment and the rule for "solved" come from ``TrainerSettings``.
+    """
+
     num_envs: int = 8  # copies of the environment stepped together while collecting
-    collect_steps: int = 32  # steps per copy per iteration (num_envs x collect_steps in all)
+    collect_steps_per_env: int = 32  # steps per copy per iteration (num_envs x this in all)
     actor_layers: tuple[int, ...] = (64, 64)  # hidden layers of the policy network
     value_layers: tuple[int, ...] = (64, 64)  # hidden layers of the value network
     learning_rate: float = 1e-3  # Adam's step size
@@ -34,49 +38,25 @@ class PpoSettings:
     num_epochs: int = 20  # passes over each batch of experience (one gradient step each)
     entropy_regularization: float = 0.0  # bonus for keeping the policy random
     normalize_rewards: bool = False  # divide rewards by their running standard deviation
-    max_iterations: int = 400  # give up after this many collect-and-train iterations
+    num_iterations: int = 400  # give up after this many collect-and-train iterations
     eval_gate: float = 200.0  # quick checks only once recent training episodes average this
-    eval_every: int = 2  # ... and then every `eval_every` iterations
-    eval_episodes: int = 10  # episodes of the quick check
-    solve_episodes: int = 100  # episodes of the full check (Gym's rule for "solved")
-    target_return: float = 475.0  # CartPole-v1 is solved at an average return of 475
-    max_episode_return: float = 500.0  # the best return one episode can reach
+    eval_interval: int = 2  # ... and then every `eval_interval` iterations
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         """Reject settings that cannot run, naming the wrong value."""
-        for name in (
-            "num_envs",
-            "collect_steps",
-            "num_epochs",
-            "max_iterations",
-            "eval_every",
-            "eval_episodes",
-        ):
-            if not getattr(self, name) >= 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
-        if self.collect_steps < 2:
-            raise ValueError("collect_steps must be >= 2 (PPO trains on transitions).")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}.")
-        if not 0.0 <= self.gae_lambda <= 1.0:
-            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda!r}.")
+        super().validate()
+        self.require_whole("num_envs", "num_epochs", "num_iterations")
+        self.require_whole("collect_steps_per_env", minimum=2)  # PPO trains on transitions
+        self.require_positive("learning_rate")
+        self.require_between("gamma", "gae_lambda")
         if not 0.0 < self.clip_ratio < 1.0:
             raise ValueError(f"clip_ratio must be in (0, 1), got {self.clip_ratio!r}.")
-        if not self.actor_layers or not self.value_layers:
-            raise ValueError("actor_layers and value_layers need at least one layer each.")
-        if self.solve_episodes < self.eval_episodes:
-            raise ValueError("solve_episodes must be >= eval_episodes.")
-
-    def replace(self, **changes) -> PpoSettings:
-        """A copy with some values changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        self.require_sizes("actor_layers", "value_layers")
 
 
 def make_train_env(settings: PpoSettings, seed: int = 0):
     """``num_envs`` seeded copies of the environment, stepped as one batch."""
-    return make_eval_env(settings.env_name, settings.num_envs, seed=seed)
+    return envs.batched_env(settings.env_name, settings.num_envs, seed=seed)
 
 
 def collect(py_env, policy, time_step, num_steps: int):
@@ -208,67 +188,38 @@ def build_agent(settings: PpoSettings, py_env):
 
 
 @dataclass
-class History:
-    """What happened during :func:`train`: one entry per quick evaluation, and the outcome."""
+class PpoHistory(History):
+    """What happened during :func:`train`; ``History`` holds what every trainer records."""
 
     # One entry per training episode (sampled actions), at the step count when it ended.
     episode_env_steps: list[int] = field(default_factory=list)
     episode_returns: list[float] = field(default_factory=list)
-    # One entry per quick evaluation (greedy actions).
-    eval_env_steps: list[int] = field(default_factory=list)
-    eval_returns: list[float] = field(default_factory=list)
-    eval_complete: list[bool] = field(default_factory=list)
-    full_evals: list[tuple[int, float]] = field(default_factory=list)  # (env steps, mean)
-    losses: list[float] = field(default_factory=list)
-    loss_env_steps: list[int] = field(default_factory=list)
-    solved: bool = False
-    solved_return: float | None = None
-    env_steps_to_solve: int | None = None
-    seconds_to_solve: float | None = None
-    iterations: int = 0
-    env_steps: int = 0
-    seconds: float = 0.0
-    timings: dict[str, float] = field(
-        default_factory=lambda: {"collect": 0.0, "train": 0.0, "evaluate": 0.0}
-    )
-
-    def summary(self) -> str:
-        """One line: solved or not, and how fast."""
-        if self.solved:
-            return (
-                f"solved: average return {self.solved_return:.1f} over 100 greedy episodes after "
-                f"{self.env_steps_to_solve:,} environment steps ({self.iterations} iterations, "
-                f"{self.seconds_to_solve:.1f} s)"
-            )
-        return f"not solved after {self.env_steps:,} environment steps ({self.seconds:.1f} s)"
 
 
 def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool = True):
     """Collect with the stochastic policy, train on the batch, evaluate; stop once solved.
 
-    Returns a :class:`History`. Training stops at the first full evaluation that passes, so
+    Returns a :class:`PpoHistory`. Training stops at the first full check that passes, so
     ``agent.policy`` is the policy that solved the task.
     """
     import tensorflow as tf
     from tf_agents.policies import py_tf_eager_policy
     from tqdm.auto import tqdm
 
-    from utils.evaluation import evaluate
-
+    s = settings
     start = time.perf_counter()
-    history = History()
+    history = PpoHistory(label="PPO")
     collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
         agent.collect_policy, use_tf_function=True, batch_time_steps=False
     )
     greedy = py_tf_eager_policy.PyTFEagerPolicy(
         agent.policy, use_tf_function=True, batch_time_steps=False
     )
-    quick_env = make_eval_env(settings.env_name, settings.eval_episodes, seed=1000 * seed + 1)
-    full_env = make_eval_env(settings.env_name, settings.solve_episodes, seed=1000 * seed + 500)
-    stop_early = {
-        "target": settings.target_return,
-        "max_episode_return": settings.max_episode_return,
-    }
+    quick_env = envs.batched_env(s.env_name, s.eval_episodes, seed=1000 * seed + 1)
+    full_env = envs.batched_env(s.env_name, s.solve_episodes, seed=1000 * seed + 500)
+    quick = functools.partial(evaluate, quick_env, greedy, s.eval_episodes, **s.stop_early)
+    full = functools.partial(evaluate, full_env, greedy, s.solve_episodes, **s.stop_early)
+    solved = SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 
     # agent.train compiled once without autograph, for a single epoch: TF-Agents' own
     # num_epochs loop would be unrolled into a graph num_epochs times larger, which takes
@@ -277,54 +228,31 @@ def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool
     train_step = tf.function(lambda experience: agent.train(experience).loss, autograph=False)
 
     time_step = None
-    running = np.zeros(settings.num_envs)  # reward so far of each copy's current episode
+    running = np.zeros(s.num_envs)  # reward so far of each copy's current episode
     env_steps = 0
-    last_eval = "-"
-    bar = tqdm(range(1, settings.max_iterations + 1), desc="PPO", disable=not progress)
+    bar = tqdm(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
     for iteration in bar:
         tick = time.perf_counter()
-        experience, time_step = collect(py_env, collect_policy, time_step, settings.collect_steps)
-        env_steps += settings.num_envs * settings.collect_steps
+        experience, time_step = collect(py_env, collect_policy, time_step, s.collect_steps_per_env)
+        env_steps += s.num_envs * s.collect_steps_per_env
         finished = finished_episode_returns(experience, running)
         history.episode_returns += finished
         history.episode_env_steps += [env_steps] * len(finished)
         tock = time.perf_counter()
         experience = tf.nest.map_structure(tf.convert_to_tensor, experience)
-        for _ in range(settings.num_epochs):
+        for _ in range(s.num_epochs):
             loss = train_step(experience)
-        loss = float(loss)  # the last epoch's loss
         history.timings["collect"] += tock - tick
         history.timings["train"] += time.perf_counter() - tock
-        history.losses.append(loss)
-        history.loss_env_steps.append(env_steps)
+        loss = history.record_loss(env_steps, loss)  # the last epoch's loss
 
-        tick = time.perf_counter()
         recent = np.mean(history.episode_returns[-10:]) if history.episode_returns else 0.0
-        if recent >= settings.eval_gate and iteration % settings.eval_every == 0:
-            check = evaluate(quick_env, greedy, settings.eval_episodes, **stop_early)
-            history.eval_env_steps.append(env_steps)
-            history.eval_returns.append(check.mean)
-            history.eval_complete.append(check.complete)
-            last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
-            if check.reaches(settings.target_return):
-                full = evaluate(full_env, greedy, settings.solve_episodes, **stop_early)
-                history.full_evals.append((env_steps, full.mean))
-                if full.reaches(settings.target_return):
-                    history.solved = True
-                    history.solved_return = full.mean
-                    history.env_steps_to_solve = env_steps
-                    history.seconds_to_solve = time.perf_counter() - start
-                    bar.set_postfix({"step": env_steps, "eval": "solved"})
-                    history.timings["evaluate"] += time.perf_counter() - tick
-                    break  # keep the policy that solved the task
-        history.timings["evaluate"] += time.perf_counter() - tick
-        bar.set_postfix(
-            {"step": env_steps, "loss": f"{loss:.3g}", "eval": last_eval}, refresh=False
-        )
-    bar.close()
-    history.iterations = iteration
-    history.env_steps = env_steps
-    history.seconds = time.perf_counter() - start
+        if recent >= s.eval_gate and iteration % s.eval_interval == 0 and solved(env_steps):
+            break  # keep the policy that solved the task
+        solved.progress(bar, env_steps, loss)
+    solved.progress(bar, env_steps, loss, close=True)
+    train_steps = agent.train_step_counter.numpy()
+    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
     return history
 
 

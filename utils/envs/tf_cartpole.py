@@ -8,7 +8,7 @@ Gym transition for transition.
 
 Two interfaces:
 - Pure functions (:func:`physics_step`, :func:`reset_states`, :func:`autoreset_step`) for
-  code that keeps the state itself, like ``utils.fast_dqn``.
+  code that keeps the state itself, like ``utils.agents.fast_dqn``.
 - :class:`TFCartPole`, a TF-Agents ``TFEnvironment`` (batched, auto-resetting, with the
   500-step time limit as a truncation), for drivers and policies.
 

@@ -7,63 +7,46 @@ Trained episode by episode on Monte-Carlo returns, with the critic as a baseline
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from utils.evaluation import EvalResult, evaluate_gym
+from utils import envs
+from utils.infra.report import Stopwatch
+from utils.rl.evaluation import EvalResult, evaluate_gym
+from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
 
 
-@dataclass(frozen=True)
-class ActorCriticSettings:
-    """Every hyperparameter of an actor-critic run on CartPole. Taught in notebook 06."""
+@dataclass(frozen=True, kw_only=True)
+class ActorCriticSettings(TrainerSettings):
+    """Every hyperparameter of an actor-critic run on CartPole. Taught in notebook 06.
 
-    env_name: str = "CartPole-v1"
+    The environment and the rule for "solved" come from ``TrainerSettings``; here an
+    iteration is one training episode.
+    """
+
     hidden_units: int = 128  # width of the shared hidden layer
     learning_rate: float = 0.01  # Adam's step size
     gamma: float = 0.99  # discount of future rewards
     max_episodes: int = 3000  # give up after this many training episodes
     running_reward_decay: float = 0.95  # running = decay * running + (1 - decay) * episode
-    # Greedy evaluations start once the running reward reaches `eval_gate`, then run every
-    # `eval_every` episodes: a quick check first, the full one only when the quick one passes.
+    # Greedy checks start once the running reward reaches `eval_gate`, then run every
+    # `eval_interval` episodes.
     eval_gate: float = 300.0
-    eval_every: int = 5
-    eval_episodes: int = 10  # episodes of the quick check
-    solve_episodes: int = 100  # episodes of the full check (Gym's rule for "solved")
-    target_return: float = 475.0  # CartPole-v1 is solved at an average return of 475
-    max_episode_return: float = 500.0  # the best return one episode can reach
+    eval_interval: int = 5
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         """Reject settings that cannot run, naming the wrong value."""
-        for name in ("hidden_units", "max_episodes", "eval_every", "eval_episodes"):
-            if not getattr(self, name) >= 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
-        check_gamma(self.gamma)
+        super().validate()
+        self.require_whole("hidden_units", "max_episodes")
+        self.require_positive("learning_rate")
+        self.require_between("gamma")
         if not 0.0 <= self.running_reward_decay < 1.0:
             raise ValueError(
                 f"running_reward_decay must be in [0, 1), got {self.running_reward_decay!r}."
             )
-        if self.solve_episodes < self.eval_episodes:
-            raise ValueError("solve_episodes must be >= eval_episodes.")
-
-    def replace(self, **changes) -> ActorCriticSettings:
-        """A copy with some values changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-
-def check_gamma(gamma: float) -> float:
-    """Return ``gamma`` if it is a valid discount in [0, 1], else raise a clear ValueError."""
-    if not isinstance(gamma, int | float | np.floating) or not 0.0 <= float(gamma) <= 1.0:
-        raise ValueError(
-            f"gamma (the discount) must be a number in [0, 1], got {gamma!r}. "
-            "Typical values are 0.95 to 0.999."
-        )
-    return float(gamma)
 
 
 # --- returns ---------------------------------------------------------------------------
@@ -77,7 +60,7 @@ def discounted_returns(
     With ``normalize`` the returns are shifted and scaled to mean 0 and standard deviation 1
     (``eps`` guards against dividing by zero when all returns are equal, e.g. a 1-step episode).
     """
-    gamma = check_gamma(gamma)
+    gamma = check_between("gamma", gamma, 0.0, 1.0)
     rewards = np.asarray(rewards, dtype=np.float64)
     if rewards.ndim != 1:
         raise ValueError(
@@ -138,17 +121,6 @@ def actor_critic_loss(action_probs, values, actions, returns):
 
 
 # --- training --------------------------------------------------------------------------
-
-
-def make_gym_env(env_name: str = "CartPole-v1", seed: int | None = None):
-    """A plain Gym environment (with Gym's own step limit), seeded when ``seed`` is given."""
-    import gym
-
-    env = gym.make(env_name)
-    if seed is not None:
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-    return env
 
 
 def play_episode(env, model, rng: np.random.Generator, *, greedy: bool = False, act=None):
@@ -212,99 +184,79 @@ def make_train_step(model, optimizer) -> Callable:
 
 
 @dataclass
-class History:
-    """What happened during :func:`train`, one entry per episode, plus the evaluations."""
+class ActorCriticHistory(History):
+    """What happened during :func:`train`; ``History`` holds what every trainer records.
+
+    Here ``losses`` holds each episode's actor + critic loss.
+    """
 
     episode_returns: list[float] = field(default_factory=list)
     running_rewards: list[float] = field(default_factory=list)
     actor_losses: list[float] = field(default_factory=list)
     critic_losses: list[float] = field(default_factory=list)
-    # (episode, mean return, complete) of every quick check and every full check.
-    quick_evals: list[tuple[int, float, bool]] = field(default_factory=list)
-    full_evals: list[tuple[int, float, bool]] = field(default_factory=list)
-    solved: bool = False
-    solved_return: float | None = None
+    eval_at_episodes: list[int] = field(default_factory=list)  # episode of each quick check
     episodes_to_solve: int | None = None
-    env_steps_to_solve: int | None = None
-    seconds_to_solve: float | None = None
-    env_steps: int = 0
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        """One line: solved or not, and how fast."""
-        if self.solved:
-            return (
-                f"solved: average return {self.solved_return:.1f} over 100 greedy episodes after "
-                f"{self.episodes_to_solve} episodes ({self.env_steps_to_solve:,} environment "
-                f"steps, {self.seconds_to_solve:.1f} s)"
-            )
-        return (
-            f"not solved after {len(self.episode_returns)} episodes "
-            f"({self.env_steps:,} environment steps, {self.seconds:.1f} s)"
-        )
 
 
 def train(model, settings: ActorCriticSettings, *, seed: int = 0, progress: bool = True):
-    """Train ``model`` episode by episode; stop at the first full evaluation that passes.
+    """Train ``model`` episode by episode; stop at the first full check that passes.
 
-    Returns a :class:`History`. The model keeps the weights that solved the task.
+    Returns an :class:`ActorCriticHistory`. The model keeps the weights that solved the task.
     """
     import tensorflow as tf
     from tqdm.auto import tqdm
 
+    s = settings
     start = time.perf_counter()
-    env = make_gym_env(settings.env_name, seed=seed)
+    env = envs.make_gym_env(s.env_name, seed=seed)
     rng = np.random.default_rng(seed)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=s.learning_rate)
     act = make_act(model)
     train_step = make_train_step(model, optimizer)
-    history = History()
+    history = ActorCriticHistory(label="actor-critic")
+    clock = history.timings
     running = 0.0
-    stop_early = {
-        "target": settings.target_return,
-        "max_episode_return": settings.max_episode_return,
-    }
 
-    bar = tqdm(range(1, settings.max_episodes + 1), desc="actor-critic", disable=not progress)
-    last_eval = "-"
+    def check(episodes: int, seed_base: int) -> Callable[[int], EvalResult]:
+        # Fresh starts every time: the seeds follow the episode number.
+        return lambda episode: evaluate_model(
+            model, s.env_name, episodes, seed=seed_base + episode, act=act, **s.stop_early
+        )
+
+    solved = SolveCheck(
+        history,
+        quick=check(s.eval_episodes, 10_000),
+        full=check(s.solve_episodes, 20_000),
+        target=s.target_return,
+        start=start,
+    )
+    bar = tqdm(range(1, s.max_episodes + 1), desc="actor-critic", disable=not progress)
     for episode in bar:
-        observations, actions, rewards = play_episode(env, model, rng, act=act)
-        returns = discounted_returns(rewards, settings.gamma)
-        actor_loss, critic_loss = train_step(observations, actions, returns)
+        with Stopwatch(clock, "collect"):
+            observations, actions, rewards = play_episode(env, model, rng, act=act)
+        with Stopwatch(clock, "train"):
+            returns = discounted_returns(rewards, s.gamma)
+            actor_loss, critic_loss = train_step(observations, actions, returns)
         episode_return = float(rewards.sum())
-        decay = settings.running_reward_decay
+        decay = s.running_reward_decay
         running = episode_return if episode == 1 else decay * running + (1 - decay) * episode_return
         history.episode_returns.append(episode_return)
         history.running_rewards.append(running)
         history.actor_losses.append(float(actor_loss))
         history.critic_losses.append(float(critic_loss))
         history.env_steps += len(rewards)
+        history.record_loss(history.env_steps, float(actor_loss) + float(critic_loss))
 
-        if running >= settings.eval_gate and episode % settings.eval_every == 0:
-            quick = evaluate_model(
-                model, settings.env_name, settings.eval_episodes,
-                seed=10_000 + episode, act=act, **stop_early,
-            )  # fmt: skip
-            history.quick_evals.append((episode, quick.mean, quick.complete))
-            last_eval = f"{quick.mean:.0f}" + ("" if quick.complete else "*")
-            if quick.reaches(settings.target_return):
-                full = evaluate_model(
-                    model, settings.env_name, settings.solve_episodes,
-                    seed=20_000 + episode, act=act, **stop_early,
-                )  # fmt: skip
-                history.full_evals.append((episode, full.mean, full.complete))
-                if full.reaches(settings.target_return):
-                    history.solved = True
-                    history.solved_return = full.mean
-                    history.episodes_to_solve = episode
-                    history.env_steps_to_solve = history.env_steps
-                    history.seconds_to_solve = time.perf_counter() - start
-                    bar.set_postfix({"running": f"{running:.0f}", "eval": "solved"})
-                    break  # keep the weights that solved the task
-        bar.set_postfix({"running": f"{running:.0f}", "eval": last_eval}, refresh=False)
+        if running >= s.eval_gate and episode % s.eval_interval == 0:
+            history.eval_at_episodes.append(episode)
+            if solved(history.env_steps, episode):
+                history.episodes_to_solve = episode
+                break  # keep the weights that solved the task
+        bar.set_postfix({"running": f"{running:.0f}", "eval": solved.status}, refresh=False)
+    bar.set_postfix({"running": f"{running:.0f}", "eval": solved.status})
     bar.close()
     env.close()
-    history.seconds = time.perf_counter() - start
+    history.finish(start, iterations=episode, env_steps=history.env_steps, train_steps=episode)
     return history
 
 
@@ -315,24 +267,20 @@ def record_model_episode(
 
     ``greedy`` picks the most likely action; otherwise actions are sampled as in training.
     """
-    env = make_gym_env(env_name, seed=seed)
+    env = envs.make_gym_env(env_name, seed=seed)
     act = make_act(model)
     rng = np.random.default_rng(seed)
-    observation = env.reset(seed=seed)
-    frames = [env.render(mode="rgb_array")]
-    total, done = 0.0, False
-    for _ in range(max_steps):
-        if done:
-            break
+
+    def choose(observation) -> int:
         probs = act(np.asarray(observation, np.float32)[None]).numpy()[0].astype(np.float64)
-        action = (
-            int(np.argmax(probs)) if greedy else int(rng.choice(probs.size, p=probs / probs.sum()))
-        )
-        observation, reward, done, _ = env.step(action)
-        total += float(reward)
-        frames.append(env.render(mode="rgb_array"))
-    env.close()
-    return frames, total
+        if greedy:
+            return int(np.argmax(probs))
+        return int(rng.choice(probs.size, p=probs / probs.sum()))
+
+    try:
+        return envs.record_episode(env, choose, seed=seed, max_steps=max_steps)
+    finally:
+        env.close()
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -362,16 +310,16 @@ def evaluate_model(
     copies = min(int(num_episodes), 100) if copies is None else int(copies)
     if copies < 1:
         raise ValueError(f"copies must be >= 1, got {copies!r}.")
-    make = (lambda: make_gym_env(env_name)) if isinstance(env_name, str) else env_name
+    make = (lambda: envs.make_gym_env(env_name)) if isinstance(env_name, str) else env_name
     act = act or make_act(model)
 
     def greedy(observations: np.ndarray) -> np.ndarray:  # the most likely action
         return np.argmax(act(observations).numpy(), axis=1)
 
-    envs = [make() for _ in range(copies)]
+    games = [make() for _ in range(copies)]
     try:
         return evaluate_gym(
-            envs,
+            games,
             greedy,
             num_episodes,
             target=target,
@@ -380,76 +328,5 @@ def evaluate_model(
             max_steps=max_steps,
         )
     finally:
-        for env in envs:
+        for env in games:
             env.close()
-
-
-# --- exercise (notebook 06) ------------------------------------------------------------
-
-
-def bootstrapped_returns(
-    rewards: Sequence[float], gamma: float, last_value: float = 0.0
-) -> np.ndarray:
-    """Discounted returns of an episode that may have been cut off by a time limit.
-
-    ``last_value`` is the critic's estimate of the state where the episode stopped: 0 when it
-    truly ended (the pole fell), V(s_T) when the clock cut it off. G_t = r_t + gamma * G_{t+1},
-    with G_T = last_value. Not normalised.
-    """
-    gamma = check_gamma(gamma)
-    rewards = np.asarray(rewards, dtype=np.float64)
-    if rewards.ndim != 1 or rewards.size == 0:
-        raise ValueError("rewards must be a non-empty 1-D sequence (one episode).")
-    returns = np.empty_like(rewards)
-    running = float(last_value)
-    for t in range(rewards.size - 1, -1, -1):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
-
-
-def check_bootstrapped_returns(func: Callable) -> str:
-    """Check an answer to notebook 06's exercise against hand-worked cases and the reference."""
-    cases = [
-        ([1.0, 1.0, 1.0], 0.5, 0.0, [1.75, 1.5, 1.0]),
-        ([1.0, 1.0, 1.0], 0.5, 8.0, [2.75, 3.5, 5.0]),
-        ([0.0, 0.0, 2.0], 1.0, 0.0, [2.0, 2.0, 2.0]),
-        ([3.0], 0.9, 10.0, [12.0]),
-    ]
-    for rewards, gamma, last_value, expected in cases:
-        got = np.asarray(func(rewards, gamma, last_value), dtype=float)
-        if got.shape != (len(rewards),):
-            raise AssertionError(
-                f"For rewards={rewards} expected one return per step (shape {(len(rewards),)}), "
-                f"got shape {got.shape}."
-            )
-        if not np.allclose(got, expected):
-            hint = (
-                " With last_value=0 this is the plain discounted return: work backwards from the "
-                "last step."
-                if last_value == 0
-                else " The return after the last step is last_value: start the sum there."
-            )
-            raise AssertionError(
-                f"rewards={rewards}, gamma={gamma}, last_value={last_value}: expected "
-                f"{expected}, got {got.round(4).tolist()}.{hint}"
-            )
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        rewards = rng.normal(size=int(rng.integers(1, 50)))
-        gamma, last_value = float(rng.uniform(0.5, 1.0)), float(rng.normal(scale=10))
-        expected = bootstrapped_returns(rewards, gamma, last_value)
-        got = np.asarray(func(rewards, gamma, last_value), dtype=float)
-        if not np.allclose(got, expected, atol=1e-6):
-            raise AssertionError(
-                f"Random episode of {rewards.size} steps (gamma={gamma:.3f}, "
-                f"last_value={last_value:.3f}) gave different returns from the reference."
-            )
-    # How much the bootstrap matters for CartPole cut off at 500 steps, gamma=0.99.
-    cut = np.asarray(func(np.ones(500), 0.99, 100.0), dtype=float)
-    plain = np.asarray(func(np.ones(500), 0.99, 0.0), dtype=float)
-    return (
-        f"24 episodes match; at a 500-step time limit, bootstrapping with V=100 raises the "
-        f"last step's return from {plain[-1]:.1f} to {cut[-1]:.1f} and the first's by "
-        f"{cut[0] - plain[0]:.3f}"
-    )

@@ -1,7 +1,7 @@
 """DQN that never leaves TensorFlow: in-graph CartPoles, an in-graph replay, one call per iteration.
 
 Taught in notebook 07, timed by ``benchmarks/fast_dqn.py``. Everything the training loop
-touches lives in ``tf.Variable``s: a batch of CartPoles (``utils.tf_cartpole``), a replay ring
+touches lives in ``tf.Variable``s: a batch of CartPoles (``utils.envs.tf_cartpole``), a replay ring
 buffer, a Q-network and its target network, and the Adam optimizer's moments. One
 ``tf.function`` (optionally compiled with XLA) runs a whole iteration: collect
 ``collect_steps`` steps in each of ``num_envs`` environments with the epsilon-greedy policy,
@@ -14,7 +14,6 @@ Python only loops over iterations and reads back one number per call.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import time
@@ -22,116 +21,100 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils import envs
+from utils.envs import CARTPOLE_OBSERVATION_SCALE
+from utils.rl.evaluation import EvalResult, evaluate_gym
+from utils.rl.training import History, Settings, SolveCheck
 
-@dataclass(frozen=True)
-class FastDqnSettings:
-    """Hyperparameters of :func:`train` (defaults: tuned to solve CartPole-v1 in seconds)."""
+
+@dataclass(frozen=True, kw_only=True)
+class FastDqnSettings(Settings):
+    """Hyperparameters of :func:`train` (defaults: tuned to solve CartPole-v1 in seconds).
+
+    Names follow notebook 02's ``DqnSettings``; what differs is said in the comments.
+    """
 
     # Environments: `num_envs` CartPoles step side by side; each iteration collects
-    # `collect_steps` steps in each of them.
+    # `collect_steps_per_env` steps in each of them.
     num_envs: int = 16
-    collect_steps: int = 16
-    # Learning: `train_steps` updates per iteration on minibatches of `batch_size`.
-    train_steps: int = 64
+    collect_steps_per_env: int = 16
+    # Learning: this many updates per iteration on minibatches of `batch_size`.
+    train_steps_per_iteration: int = 64
     batch_size: int = 64
     hidden_layers: tuple[int, ...] = (64, 64)
-    observation_scale: tuple[float, ...] = (2.4, 3.0, 0.21, 3.0)  # cart x, speed, angle, speed
+    observation_scale: tuple[float, ...] = CARTPOLE_OBSERVATION_SCALE
     learning_rate: float = 2e-3
     gamma: float = 0.99
     target_update_period: int = 128  # train steps between target-network syncs
     gradient_clipping: float = 10.0  # largest global gradient norm
     replay_capacity: int = 50_000
-    learning_starts: int = 1_000  # transitions collected before the first train step
-    # Exploration: epsilon falls linearly over `epsilon_decay_steps` environment steps.
+    initial_collect_steps: int = 1_000  # random-policy transitions before the first train step
+    # Exploration: epsilon falls linearly over `epsilon_decay_env_steps` environment steps
+    # (notebook 02 counts train steps instead).
     epsilon_start: float = 1.0
     epsilon_end: float = 0.04
-    epsilon_decay_steps: int = 10_000
-    # Schedule and the "solved" rule.
+    epsilon_decay_env_steps: int = 10_000
+    # Schedule and the "solved" rule: no quick check here, every check is the full one.
     max_env_steps: int = 300_000  # give up after this many environment steps
     eval_interval: int = 1  # iterations between evaluations
-    eval_episodes: int = 100  # Gym's rule: average over 100 episodes ...
+    solve_episodes: int = 100  # Gym's rule: average over 100 episodes ...
     target_return: float = 475.0  # ... of at least 475 (CartPole-v1)
     max_episode_steps: int = 500  # CartPole-v1's time limit
     # Compile with XLA (falls back to plain graphs if it fails). Off by default: XLA runs an
     # iteration a little faster but takes seconds to compile, longer than training here.
     jit_compile: bool = False
 
-    def __post_init__(self) -> None:
-        positive = [
+    def validate(self) -> None:
+        """Reject settings that cannot run, naming the wrong value."""
+        self.require_whole(
             "num_envs",
-            "collect_steps",
-            "train_steps",
+            "collect_steps_per_env",
+            "train_steps_per_iteration",
             "batch_size",
             "replay_capacity",
             "eval_interval",
-            "eval_episodes",
+            "solve_episodes",
             "target_update_period",
             "max_env_steps",
             "max_episode_steps",
-        ]
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if not 0 < self.gamma <= 1:
-            raise ValueError(f"gamma must be in (0, 1]; got {self.gamma!r}.")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate!r}.")
+            "epsilon_decay_env_steps",
+        )
+        self.require_whole("initial_collect_steps", minimum=0)
+        self.require_sizes("hidden_layers")
+        self.require_positive("learning_rate", "gradient_clipping")
+        self.require_between("gamma", "epsilon_start", "epsilon_end")
+        self.require_scales("observation_scale")
         if len(self.observation_scale) != 4:
             raise ValueError("observation_scale needs one value per CartPole observation (4).")
-        if self.replay_capacity < self.num_envs * self.collect_steps:
+        if self.replay_capacity < self.num_envs * self.collect_steps_per_env:
+            per_iteration = self.num_envs * self.collect_steps_per_env
             raise ValueError(
                 "replay_capacity must hold at least one iteration of collection "
-                f"(num_envs * collect_steps = {self.num_envs * self.collect_steps})."
+                f"(num_envs * collect_steps_per_env = {per_iteration})."
             )
-
-    def replace(self, **changes) -> FastDqnSettings:
-        """A copy with some values changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 FAST = FastDqnSettings()
 
 
-@dataclass
-class FastHistory:
-    """What happened during :func:`train`."""
+def _fast_timings() -> dict[str, float]:
+    return {"collect + train": 0.0, "evaluate": 0.0}
 
-    seed: int
-    jit_compile: bool
-    eval_env_steps: list[int] = field(default_factory=list)
-    eval_seconds: list[float] = field(default_factory=list)  # since the start of training
-    eval_returns: list[float] = field(default_factory=list)  # mean over the episodes played
-    eval_complete: list[bool] = field(default_factory=list)  # False: stopped when out of reach
-    losses: list[float] = field(default_factory=list)
-    loss_env_steps: list[int] = field(default_factory=list)
-    solved: bool = False
-    solved_return: float | None = None
-    seconds_to_solve: float | None = None
-    env_steps_to_solve: int | None = None
+
+@dataclass
+class FastHistory(History):
+    """What happened during :func:`train`; ``History`` holds what every trainer records."""
+
+    seed: int = 0
+    jit_compile: bool = False
     first_call_seconds: float = 0.0  # tracing + compiling + running the first iteration
-    env_steps: int = 0
-    train_steps: int = 0
-    seconds: float = 0.0
-    timings: dict[str, float] = field(
-        default_factory=lambda: {"collect + train": 0.0, "evaluate": 0.0}
-    )
+    timings: dict[str, float] = field(default_factory=_fast_timings)
 
     def summary(self) -> str:
-        """One line: solved or not, how fast, where the time went."""
+        """One line: solved or not, how fast, where the time went, and the compile time."""
         mode = "XLA" if self.jit_compile else "graph"
-        from utils.report import training_outcome
-
-        outcome = training_outcome(
-            self.solved,
-            solved_return=self.solved_return,
-            env_steps_to_solve=self.env_steps_to_solve,
-            seconds_to_solve=self.seconds_to_solve,
-            env_steps=self.env_steps,
-            timings=self.timings,
-        )
         return (
-            f"seed {self.seed} ({mode}): {outcome}; "
+            f"seed {self.seed} ({mode}): {super().summary()}; "
             f"first call incl. compiling {self.first_call_seconds:.1f} s"
         )
 
@@ -142,7 +125,7 @@ class FastDqn:
     def __init__(self, settings: FastDqnSettings = FAST, *, seed: int = 0) -> None:
         import tensorflow as tf
 
-        from utils import tf_cartpole
+        from utils.envs import tf_cartpole
 
         self.settings = s = settings
         self.seed = seed
@@ -203,14 +186,14 @@ class FastDqn:
 
     def _epsilon(self):
         tf, s = self._tf, self.settings
-        fraction = tf.minimum(tf.cast(self.env_steps, tf.float32) / s.epsilon_decay_steps, 1.0)
+        fraction = tf.minimum(tf.cast(self.env_steps, tf.float32) / s.epsilon_decay_env_steps, 1.0)
         return s.epsilon_start + fraction * (s.epsilon_end - s.epsilon_start)
 
     def _collect_step(self):
         tf, s = self._tf, self.settings
         observation = self.env_state.read_value()
         explore = self.generator.uniform([s.num_envs]) < self._epsilon()
-        explore = explore | (self.replay_size < s.learning_starts)  # random play at first
+        explore = explore | (self.replay_size < s.initial_collect_steps)  # random play at first
         random_action = self.generator.uniform([s.num_envs], 0, 2, dtype=tf.int32)
         action = tf.where(explore, random_action, self.greedy_actions(observation))
         out = self._cp.autoreset_step(
@@ -264,29 +247,33 @@ class FastDqn:
             self._collect_step()
             return (i + 1,)
 
-        tf.while_loop(lambda i: i < s.collect_steps, collect_body, (tf.constant(0),))
+        tf.while_loop(lambda i: i < s.collect_steps_per_env, collect_body, (tf.constant(0),))
 
         def train_body(i, total):
             return i + 1, total + self._train_step()
 
         def train():
             _, total = tf.while_loop(
-                lambda i, _: i < s.train_steps, train_body, (tf.constant(0), tf.constant(0.0))
+                lambda i, _: i < s.train_steps_per_iteration,
+                train_body,
+                (tf.constant(0), tf.constant(0.0)),
             )
-            return total / s.train_steps
+            return total / s.train_steps_per_iteration
 
-        return tf.cond(self.replay_size >= s.learning_starts, train, lambda: tf.constant(math.nan))
+        return tf.cond(
+            self.replay_size >= s.initial_collect_steps, train, lambda: tf.constant(math.nan)
+        )
 
     # --- evaluation: Gym's rule, in the graph --------------------------------------------------
 
     def _evaluate(self):
-        """Mean return of ``eval_episodes`` greedy episodes from fresh starts, capped at 500 steps.
+        """Mean return of ``solve_episodes`` greedy episodes from fresh starts, capped at 500 steps.
 
         Stops early (complete=False) once the target is out of reach even if every running
         episode lasted to the limit.
         """
         tf, s = self._tf, self.settings
-        n = s.eval_episodes
+        n = s.solve_episodes
         state = self._cp.reset_states(self.eval_generator, n)
         needed = s.target_return * n
 
@@ -332,7 +319,7 @@ def train(
     agent = FastDqn(settings, seed=seed)
     history = FastHistory(seed=seed, jit_compile=agent.jit_compile)
     s = settings
-    per_iteration = s.num_envs * s.collect_steps
+    per_iteration = s.num_envs * s.collect_steps_per_env
     iterations = math.ceil(s.max_env_steps / per_iteration)
     try:
         loss = float(agent.iterate())
@@ -346,6 +333,12 @@ def train(
         history.jit_compile = False
         loss = float(agent.iterate())
     history.first_call_seconds = time.perf_counter() - start
+
+    def full_check() -> EvalResult:  # Gym's rule, played in the graph
+        mean, complete, _ = agent.evaluate()
+        return EvalResult(float(mean), [], s.solve_episodes, complete=bool(complete))
+
+    solved = SolveCheck(history, quick=full_check, full=None, target=s.target_return, start=start)
     bar = tqdm(range(1, iterations + 1), desc=f"fast DQN seed {seed}", disable=not progress)
     for iteration in bar:
         tick = time.perf_counter()
@@ -354,32 +347,19 @@ def train(
         env_steps = iteration * per_iteration
         history.timings["collect + train"] += time.perf_counter() - tick
         if not math.isnan(loss):
-            history.losses.append(loss)
-            history.loss_env_steps.append(env_steps)
+            history.record_loss(env_steps, loss)
         if iteration % s.eval_interval or math.isnan(loss):
             continue
-        tick = time.perf_counter()
-        mean, complete, _ = agent.evaluate()
-        mean, complete = float(mean), bool(complete)
-        history.timings["evaluate"] += time.perf_counter() - tick
-        now = time.perf_counter() - start
-        history.eval_env_steps.append(env_steps)
-        history.eval_seconds.append(now)
-        history.eval_returns.append(mean)
-        history.eval_complete.append(complete)
-        bar.set_postfix(
-            {"step": env_steps, "loss": f"{loss:.3g}", "eval": f"{mean:.0f}"}, refresh=False
-        )
-        if complete and mean >= s.target_return:
-            history.solved = True
-            history.solved_return = mean
-            history.seconds_to_solve = now
-            history.env_steps_to_solve = env_steps
+        if solved(env_steps):
             break
+        solved.progress(bar, env_steps, loss)
     bar.close()
-    history.env_steps = int(agent.env_steps.numpy())
-    history.train_steps = int(agent.train_step.numpy())
-    history.seconds = time.perf_counter() - start
+    history.finish(
+        start,
+        iterations=iteration,
+        env_steps=agent.env_steps.numpy(),
+        train_steps=agent.train_step.numpy(),
+    )
     return agent, history
 
 
@@ -389,23 +369,20 @@ def gym_evaluate(
     """Returns of ``episodes`` greedy episodes in real Gym environments (with Gym's TimeLimit).
 
     One environment per episode, env ``i`` reset with ``seed + i``, all stepped together by
-    :func:`utils.evaluation.evaluate_gym`; the returns come in the order the episodes ended.
+    :func:`utils.rl.evaluation.evaluate_gym`; the returns come in the order the episodes ended.
     """
-    import gym
     import tensorflow as tf
-
-    from utils.evaluation import evaluate_gym
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1; got {episodes!r}.")
-    envs = [gym.make(env_name) for _ in range(episodes)]
-    size = envs[0].observation_space.shape[0]
+    games = [envs.make_gym_env(env_name) for _ in range(episodes)]
+    size = games[0].observation_space.shape[0]
     greedy = tf.function(
         agent.greedy_actions,
         autograph=False,
         input_signature=[tf.TensorSpec([None, size], tf.float32)],  # one trace, any batch
     )
     result = evaluate_gym(
-        envs, lambda observations: greedy(observations).numpy(), episodes, seed=seed
+        games, lambda observations: greedy(observations).numpy(), episodes, seed=seed
     )
     return np.asarray(result.returns)

@@ -1,7 +1,7 @@
 """DQN written out in plain TensorFlow/Keras: replay buffer, networks, epsilon, TD target, loop.
 
 Taught in notebook 05, and run from the shell by ``scripts/train_dqn.py``. It does what
-TF-Agents did for us in notebook 02 (``utils/dqn.py``), with the same ideas and the same
+TF-Agents did for us in notebook 02 (``utils/agents/dqn.py``), with the same ideas and the same
 settings (``COURSE``), and no TF-Agents at all: Gym environments are stepped directly.
 
 Gym 0.23 reports a single ``done`` flag for two different events: the pole fell (a true
@@ -13,131 +13,105 @@ stop the TD target from bootstrapping.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from utils.envs import check_env_name
-from utils.report import Stopwatch
+from utils import envs
+from utils.envs import CARTPOLE_OBSERVATION_SCALE
+from utils.infra.report import Stopwatch
+from utils.rl.evaluation import evaluate_gym
+from utils.rl.training import History, SolveCheck, TrainerSettings
 
-LOSSES = ("huber", "mse")
+LOSSES = ("huber", "squared")
 
 
 # --- settings ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScratchSettings:
-    """Every hyperparameter of a from-scratch DQN run. Taught in notebook 05."""
+@dataclass(frozen=True, kw_only=True)
+class ScratchSettings(TrainerSettings):
+    """Every hyperparameter of a from-scratch DQN run. Taught in notebook 05.
 
-    env_name: str = "CartPole-v1"
+    The names are those of notebook 02's ``DqnSettings``, and ``COURSE`` holds the same
+    values (a test checks it). The environment and the rule for "solved" come from
+    ``TrainerSettings``; ``target_return=None`` never stops early and never counts as solved.
+    """
+
     # The Q-network: Dense ReLU layers, then one linear output (a Q-value) per action.
     hidden_layers: tuple[int, ...] = (256, 256)
     # Divide each observation by these typical magnitudes first (None: feed it raw).
-    observation_scale: tuple[float, ...] | None = (2.4, 3.0, 0.21, 3.0)
+    observation_scale: tuple[float, ...] | None = CARTPOLE_OBSERVATION_SCALE
     # Learning.
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # Adam's step size
     gamma: float = 0.99  # discount of future rewards
-    loss: str = "huber"  # TD loss: "huber" or "mse"
+    loss: str = "huber"  # TD loss: "huber" or "squared"
     target_update_period: int = 128  # train steps between target-network syncs (C)
     gradient_clipping: float | None = 10.0  # largest global gradient norm, or None
     batch_size: int = 64  # transitions per train step
     double: bool = False  # Double DQN: the online network picks a', the target one rates it
-    # True: a time-limit truncation still bootstraps (correct). False: treat it as the end of
-    # the world, like old Gym code that masks with `done` (the classic bug).
-    bootstrap_at_time_limit: bool = True
+    # True: reaching the step limit truncates the episode, and its TD target still
+    # bootstraps (correct). False: treat it as the end of the world, like old Gym code that
+    # masks with `done` (the classic bug).
+    time_limit_truncates: bool = True
     # Replay and data collection.
-    buffer_capacity: int = 100_000
+    replay_capacity: int = 100_000  # transitions the buffer keeps (the oldest go first)
     initial_collect_steps: int = 1000  # random-policy steps before training starts
-    collect_steps_per_phase: int = 256  # environment steps, then ...
-    train_steps_per_phase: int = 128  # ... this many train steps
+    collect_steps_per_iteration: int = 256  # environment steps per iteration, then ...
+    train_steps_per_iteration: int = 128  # ... this many train steps
     # Exploration: epsilon falls linearly over `epsilon_decay_steps` train steps, then stays.
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.04
-    epsilon_decay_steps: int = 1000
-    # Budget and the "solved" rule.
+    epsilon_start: float = 1.0  # epsilon before the first train step
+    epsilon_end: float = 0.04  # epsilon once the decay is over
+    epsilon_decay_steps: int = 1000  # train steps of the decay (0: epsilon_end throughout)
+    # Budget.
     max_env_steps: int = 60_000  # stop here if not solved before
     max_episodes: int | None = None  # or after this many training episodes
-    eval_interval: int = 1  # phases between quick evaluations
-    eval_episodes: int = 10  # the quick check
-    solve_episodes: int = 100  # the full check, run only when the quick one passes
-    target_return: float | None = 475.0  # None: never stop early, never "solved"
-    max_episode_return: float | None = 500.0  # best possible return (lets checks stop early)
 
-    def __post_init__(self) -> None:
-        positive = (
+    def validate(self) -> None:
+        """Reject settings that cannot run, naming the wrong value."""
+        super().validate()
+        self.require_whole(
             "target_update_period",
             "batch_size",
-            "buffer_capacity",
-            "collect_steps_per_phase",
-            "train_steps_per_phase",
+            "replay_capacity",
+            "collect_steps_per_iteration",
+            "train_steps_per_iteration",
             "max_env_steps",
-            "eval_interval",
-            "eval_episodes",
-            "solve_episodes",
         )
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
-        for name in ("initial_collect_steps", "epsilon_decay_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}.")
-        if self.max_episodes is not None and self.max_episodes < 1:
-            raise ValueError(f"max_episodes must be >= 1 or None, got {self.max_episodes!r}.")
-        if not self.hidden_layers or any(int(u) < 1 for u in self.hidden_layers):
-            raise ValueError(f"hidden_layers must be sizes >= 1, got {self.hidden_layers!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}.")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}.")
-        if self.gradient_clipping is not None and not self.gradient_clipping > 0:
-            raise ValueError(
-                f"gradient_clipping must be > 0 or None, got {self.gradient_clipping}."
-            )
-        for name in ("epsilon_start", "epsilon_end"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}.")
-        if self.observation_scale is not None and not all(s > 0 for s in self.observation_scale):
-            raise ValueError(f"observation_scale must be > 0, got {self.observation_scale!r}.")
-        if self.solve_episodes < self.eval_episodes:
-            raise ValueError("solve_episodes must be >= eval_episodes.")
-        if (self.target_return is None) and (self.max_episode_return is not None):
-            raise ValueError("max_episode_return needs a target_return (or set both to None).")
-
-    def replace(self, **changes) -> ScratchSettings:
-        """A copy with some values changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        self.require_whole("initial_collect_steps", "epsilon_decay_steps", minimum=0)
+        self.require_whole("max_episodes", optional=True)
+        self.require_sizes("hidden_layers")
+        self.require_positive("learning_rate")
+        self.require_between("gamma", "epsilon_start", "epsilon_end")
+        self.require_one_of("loss", LOSSES)
+        self.require_positive("gradient_clipping", optional=True)
+        self.require_scales("observation_scale")
+        self.require_at_least(
+            "max_env_steps", "initial_collect_steps", why="the random warm-up comes first"
+        )
 
     def epsilon(self) -> EpsilonSchedule:
         """The exploration schedule these settings describe."""
         return EpsilonSchedule(self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps)
 
 
-# The settings of notebook 02 (utils.dqn.COURSE), for this implementation.
+# The settings of notebook 02 (utils.agents.dqn.COURSE), for this implementation.
 COURSE = ScratchSettings()
-
-# CartPole's observation magnitudes: cart position, cart speed, pole angle, pole speed.
-CARTPOLE_SCALE = (2.4, 3.0, 0.21, 3.0)
 
 
 def settings_for(env_name: str, **changes) -> ScratchSettings:
     """``COURSE`` adapted to ``env_name``: its solve threshold, step limit and scaling."""
     import gym
 
-    make_gym_env(env_name).close()  # a clear error for unknown ids and unsuitable spaces
+    envs.make_gym_env(env_name).close()  # a clear error for unknown ids and unsuitable spaces
     spec = gym.spec(env_name)
     cartpole = env_name.startswith("CartPole")
     adapted = {
         "env_name": env_name,
-        "observation_scale": CARTPOLE_SCALE if cartpole else None,
+        "observation_scale": CARTPOLE_OBSERVATION_SCALE if cartpole else None,
         "target_return": spec.reward_threshold,
         # CartPole pays 1 per step, so its best return is the step limit; elsewhere unknown.
         "max_episode_return": float(spec.max_episode_steps) if cartpole else None,
@@ -149,26 +123,6 @@ def settings_for(env_name: str, **changes) -> ScratchSettings:
 
 
 # --- environments -------------------------------------------------------------------------
-
-
-def make_gym_env(name: str, seed: int | None = None):
-    """A Gym environment (with its registered time limit), seeded; discrete actions only."""
-    import gym
-
-    check_env_name(name)
-    env = gym.make(name)
-    if not isinstance(env.action_space, gym.spaces.Discrete):
-        raise ValueError(
-            f"{name} has {type(env.action_space).__name__} actions; DQN needs a discrete "
-            "action space (e.g. CartPole-v1, Acrobot-v1, MountainCar-v0)."
-        )
-    shape = env.observation_space.shape
-    if shape is None or len(shape) != 1:
-        raise ValueError(f"{name} has observations of shape {shape}; this DQN needs vectors.")
-    if seed is not None:
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-    return env
 
 
 def split_done(done: bool, info: dict) -> tuple[bool, bool]:
@@ -343,7 +297,7 @@ def elementwise_loss(errors, kind: str):
     """Huber (quadratic within ±1, linear beyond) or squared loss of TD errors."""
     import tensorflow as tf
 
-    if kind == "mse":
+    if kind == "squared":
         return tf.square(errors)
     if kind == "huber":
         absolute = tf.abs(errors)
@@ -413,87 +367,29 @@ class DQNAgent:
         """The action with the largest Q-value, for a batch of observations."""
         return self._greedy(np.asarray(observations, dtype=np.float32)).numpy()
 
+    def greedy_action(self, observation) -> int:
+        """The action with the largest Q-value, for one observation."""
+        return int(self.greedy_actions(np.asarray(observation)[None])[0])
+
     def act(self, observation, epsilon: float, rng: np.random.Generator) -> int:
         """Epsilon-greedy: a random action with probability ``epsilon``, else the greedy one."""
         if rng.random() < epsilon:
             return int(rng.integers(self.num_actions))
-        return int(self.greedy_actions(np.asarray(observation)[None])[0])
-
-
-# --- evaluation ---------------------------------------------------------------------------
-
-
-def evaluate_greedy(
-    policy: Callable[[np.ndarray], np.ndarray],
-    envs: list,
-    num_episodes: int,
-    *,
-    target: float | None = None,
-    max_episode_return: float | None = None,
-):
-    """Play ``num_episodes`` greedy episodes on Gym envs stepped together; an ``EvalResult``.
-
-    ``policy`` maps a batch of observations to a batch of actions (``agent.greedy_actions``).
-    Each env plays a fixed share of the episodes, so short episodes are not over-counted.
-    With ``target`` and ``max_episode_return`` it stops as soon as even perfect remaining
-    episodes could not lift the mean to ``target`` (the result then has ``complete=False``).
-    """
-    from utils.evaluation import evaluate_gym
-
-    return evaluate_gym(
-        envs, policy, num_episodes, target=target, max_episode_return=max_episode_return
-    )
+        return self.greedy_action(observation)
 
 
 # --- training -------------------------------------------------------------------------------
 
 
 @dataclass
-class ScratchHistory:
-    """What happened during :func:`train`: episodes, evaluations, losses, and the outcome."""
+class ScratchHistory(History):
+    """What happened during :func:`train`; ``History`` holds what every trainer records."""
 
     # Training episodes (epsilon-greedy): return and the environment step they ended at.
     episode_returns: list[float] = field(default_factory=list)
     episode_end_steps: list[int] = field(default_factory=list)
     episode_truncated: list[bool] = field(default_factory=list)  # ended by the time limit
-    # One entry per quick evaluation of the greedy policy.
-    eval_env_steps: list[int] = field(default_factory=list)
-    eval_seconds: list[float] = field(default_factory=list)
-    eval_returns: list[float] = field(default_factory=list)
-    eval_complete: list[bool] = field(default_factory=list)
-    eval_epsilons: list[float] = field(default_factory=list)
-    full_evals: list[tuple[int, float]] = field(default_factory=list)  # (env steps, mean)
-    # The loss of the last train step of every phase.
-    losses: list[float] = field(default_factory=list)
-    loss_env_steps: list[int] = field(default_factory=list)
-    solved: bool = False
-    solved_return: float | None = None
-    seconds_to_solve: float | None = None
-    env_steps_to_solve: int | None = None
-    env_steps: int = 0
-    train_steps: int = 0
-    seconds: float = 0.0
-    timings: dict[str, float] = field(
-        default_factory=lambda: {"collect": 0.0, "train": 0.0, "evaluate": 0.0}
-    )
-
-    def summary(self) -> str:
-        """One line: solved or not, how fast, where the time went."""
-        from utils.report import training_outcome
-
-        return training_outcome(
-            self.solved,
-            solved_return=self.solved_return,
-            env_steps_to_solve=self.env_steps_to_solve,
-            seconds_to_solve=self.seconds_to_solve,
-            env_steps=self.env_steps,
-            timings=self.timings,
-            check="the full check",
-        )
-
-    def to_dict(self) -> dict:
-        """Everything as plain Python values (for JSON)."""
-        return dataclasses.asdict(self)
+    eval_epsilons: list[float] = field(default_factory=list)  # epsilon at each quick check
 
 
 def train(
@@ -517,22 +413,24 @@ def train(
     schedule = epsilon or s.epsilon()
     tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
     rng = np.random.default_rng(seed)
-    env = make_gym_env(s.env_name, seed=seed)
+    env = envs.make_gym_env(s.env_name, seed=seed)
     observation_size = env.observation_space.shape[0]
     agent = DQNAgent(s, observation_size, env.action_space.n)
-    buffer = ReplayBuffer(s.buffer_capacity, (observation_size,), seed=seed)
+    buffer = ReplayBuffer(s.replay_capacity, (observation_size,), seed=seed)
     history = ScratchHistory()
     clock = history.timings
     start = time.perf_counter()
+    # The checks play the greedy policy on Gym environments stepped together, one per episode.
     quick_envs = [
-        make_gym_env(s.env_name, seed=1000 * seed + 1 + i) for i in range(s.eval_episodes)
+        envs.make_gym_env(s.env_name, seed=1000 * seed + 1 + i) for i in range(s.eval_episodes)
     ]
     full_envs = [
-        make_gym_env(s.env_name, seed=1000 * seed + 500 + i) for i in range(s.solve_episodes)
+        envs.make_gym_env(s.env_name, seed=1000 * seed + 500 + i) for i in range(s.solve_episodes)
     ]
-    stop_early = {"target": s.target_return, "max_episode_return": s.max_episode_return}
-    if s.max_episode_return is None:
-        stop_early = {}
+    greedy = agent.greedy_actions
+    quick = functools.partial(evaluate_gym, quick_envs, greedy, s.eval_episodes, **s.stop_early)
+    full = functools.partial(evaluate_gym, full_envs, greedy, s.solve_episodes, **s.stop_early)
+    solved = SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 
     observation = env.reset(seed=seed)
     episode_return = 0.0
@@ -544,7 +442,7 @@ def train(
             action = agent.act(observation, eps, rng)
             next_observation, reward, done, info = env.step(action)
             terminated, truncated = split_done(done, info)
-            if not s.bootstrap_at_time_limit:
+            if not s.time_limit_truncates:
                 terminated = done  # the classic bug: the clock counts as a termination
             buffer.add(observation, action, reward, next_observation, terminated)
             episode_return += reward
@@ -560,71 +458,24 @@ def train(
     with Stopwatch(clock, "collect"):
         collect(s.initial_collect_steps, 1.0)  # random play: the agent knows nothing yet
 
-    phases = math.ceil(max(s.max_env_steps - env_steps, 0) / s.collect_steps_per_phase)
-    bar = tqdm(range(1, phases + 1), desc=description, disable=not progress)
-    last_eval, loss = "-", math.nan
-    for phase in bar:
+    iterations = math.ceil(max(s.max_env_steps - env_steps, 0) / s.collect_steps_per_iteration)
+    bar = tqdm(range(1, iterations + 1), desc=description, disable=not progress)
+    iteration, loss = 0, math.nan
+    for iteration in bar:
         with Stopwatch(clock, "collect"):
-            collect(s.collect_steps_per_phase, schedule(agent.train_steps))
+            collect(s.collect_steps_per_iteration, schedule(agent.train_steps))
         with Stopwatch(clock, "train"):
-            for _ in range(s.train_steps_per_phase):
+            for _ in range(s.train_steps_per_iteration):
                 loss_tensor = agent.train(buffer.sample(s.batch_size))
-            loss = float(loss_tensor)
-            history.losses.append(loss)
-            history.loss_env_steps.append(env_steps)
+            loss = history.record_loss(env_steps, loss_tensor)
 
-        full = None
-        if phase % s.eval_interval == 0:
-            with Stopwatch(clock, "evaluate"):
-                check = evaluate_greedy(
-                    agent.greedy_actions, quick_envs, s.eval_episodes, **stop_early
-                )
-                history.eval_env_steps.append(env_steps)
-                history.eval_seconds.append(time.perf_counter() - start)
-                history.eval_returns.append(check.mean)
-                history.eval_complete.append(check.complete)
-                history.eval_epsilons.append(schedule(agent.train_steps))
-                last_eval = f"{check.mean:.0f}" + ("" if check.complete else "*")
-                if check.reaches(s.target_return):
-                    full = evaluate_greedy(
-                        agent.greedy_actions, full_envs, s.solve_episodes, **stop_early
-                    )
-                    history.full_evals.append((env_steps, full.mean))
-        if full is not None and full.reaches(s.target_return):
-            history.solved = True
-            history.solved_return = full.mean
-            history.seconds_to_solve = time.perf_counter() - start
-            history.env_steps_to_solve = env_steps
-            last_eval = "solved"
-        bar.set_postfix({"step": env_steps, "loss": f"{loss:.3g}", "eval": last_eval})
-        if history.solved:
-            break  # keep the policy that solved the task
+        if iteration % s.eval_interval == 0:
+            history.eval_epsilons.append(schedule(agent.train_steps))
+            if solved(env_steps):
+                break  # keep the policy that solved the task
+        solved.progress(bar, env_steps, loss)
         if s.max_episodes is not None and len(history.episode_returns) >= s.max_episodes:
             break
-    bar.close()
-    history.env_steps = env_steps
-    history.train_steps = agent.train_steps
-    history.seconds = time.perf_counter() - start
+    solved.progress(bar, env_steps, loss, close=True)
+    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=agent.train_steps)
     return agent, history
-
-
-# --- watching -------------------------------------------------------------------------------
-
-
-def render_greedy_episode(
-    agent: DQNAgent, env_name: str, seed: int = 0, max_steps: int = 10_000
-) -> tuple[list[np.ndarray], float]:
-    """Play one greedy episode and return its RGB frames and return (call setup_display first)."""
-    env = make_gym_env(env_name, seed=seed)
-    observation = env.reset(seed=seed)
-    frames = [np.asarray(env.render(mode="rgb_array"), dtype=np.uint8)]
-    total = 0.0
-    for _ in range(max_steps):
-        action = int(agent.greedy_actions(np.asarray(observation)[None])[0])
-        observation, reward, done, _ = env.step(action)
-        total += reward
-        frames.append(np.asarray(env.render(mode="rgb_array"), dtype=np.uint8))
-        if done:
-            break
-    env.close()
-    return frames, total

@@ -1,4 +1,4 @@
-"""Episodes to frames, frames to MP4 and GIF, and showing them inline.
+"""Frames to MP4 and GIF, side by side, and showing them inline.
 
 Taught in notebook 02; notebook 03 builds episode recorders on top of it.
 """
@@ -101,26 +101,6 @@ def write_gif(
     path.parent.mkdir(parents=True, exist_ok=True)
     imageio.mimsave(path, kept, format="GIF", duration=1000 * every / fps, loop=0)
     return path
-
-
-def record_episode(env, policy, max_steps: int = 1000) -> tuple[list[np.ndarray], float]:
-    """Play one episode of ``policy`` in a Python environment; return its frames and return."""
-    from tf_agents.policies import py_tf_eager_policy, tf_policy
-
-    from utils.envs import render_frame
-
-    if isinstance(policy, tf_policy.TFPolicy):
-        policy = py_tf_eager_policy.PyTFEagerPolicy(policy, use_tf_function=True)
-    time_step = env.reset()
-    frames = [render_frame(env)]
-    total = 0.0
-    for _ in range(max_steps):
-        if time_step.is_last():
-            break
-        time_step = env.step(policy.action(time_step).action)
-        total += float(np.asarray(time_step.reward))
-        frames.append(render_frame(env))
-    return frames, total
 
 
 def side_by_side(

@@ -1,11 +1,12 @@
 """Measure first: micro-benchmarks of the pieces of a DQN training loop, and env throughput.
 
 Taught in notebook 07. :func:`time_per_call` times any function; :func:`dqn_loop_pieces`
-times, one by one, what an iteration of notebook 02's loop (``utils.dqn.train``) does: an
-environment step, a policy call, a replay insert, drawing a sample, a train step.
+times, one by one, what an iteration of notebook 02's loop (``utils.agents.dqn.train``) does: an
+environment step, a policy call, a replay insert, drawing a sample, a train step (the loop's
+own, ``dqn.make_train_step``, passed in: this layer imports no agent).
 :func:`gym_loop_steps_per_second` and :func:`batched_py_steps_per_second` measure how fast
 CartPole steps in Python (``benchmarks/env_throughput.py`` prints them next to the in-graph
-CartPole of ``utils.tf_cartpole``).
+CartPole of ``utils.envs.tf_cartpole``).
 """
 
 from __future__ import annotations
@@ -63,27 +64,14 @@ def gym_loop_steps_per_second(seconds: float = 1.0, seed: int = 0) -> float:
             return steps / elapsed
 
 
-def make_batched_cartpole(batch_size: int, seed: int = 0):
-    """``batch_size`` TF-Agents CartPole-v1 environments as one ``BatchedPyEnvironment``."""
-    from tf_agents.environments import batched_py_environment, suite_gym
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size!r}.")
-    envs = [suite_gym.load("CartPole-v1") for _ in range(batch_size)]
-    for i, env in enumerate(envs):
-        env.seed(seed + i)
-    return batched_py_environment.BatchedPyEnvironment(envs, multithreading=False)
-
-
-def batched_py_steps_per_second(
-    batch_size: int, seconds: float = 1.0, seed: int = 0, policy=None
-) -> float:
+def batched_py_steps_per_second(env, seconds: float = 1.0, seed: int = 0, policy=None) -> float:
     """Environment steps per second of a ``BatchedPyEnvironment`` of CartPoles.
 
-    Without ``policy`` the actions are random numbers; with a TF-Agents policy (e.g. a
+    ``env`` comes from ``utils.envs.batched_env("CartPole-v1", batch_size)``. Without
+    ``policy`` the actions are random numbers; with a TF-Agents policy (e.g. a
     ``PyTFEagerPolicy``) every batch step also makes one policy call for the whole batch.
     """
-    env = make_batched_cartpole(batch_size, seed)
+    batch_size = int(env.batch_size)
     rng = np.random.default_rng(seed)
     time_step = env.reset()
     if policy is not None:  # the first calls trace the policy's tf.function: not timed
@@ -103,89 +91,73 @@ def batched_py_steps_per_second(
             return steps / elapsed
 
 
-def dqn_loop_pieces(settings, *, seed: int = 0, min_seconds: float = 0.3) -> dict[str, float]:
+def dqn_loop_pieces(
+    env, agent, memory, train_step, *, sample_size: int, seed: int = 0, min_seconds: float = 0.3
+) -> dict[str, float]:
     """Seconds per call of each piece of notebook 02's loop, timed separately.
 
-    Builds a fresh environment, agent and replay for ``settings`` (a ``utils.dqn.DqnSettings``)
-    and returns a dict: ``env_step`` (one ``PyEnvironment.step``), ``policy_call`` (one
-    ``PyTFEagerPolicy.action`` of the collect policy), ``replay_insert`` (one observer call:
-    writing a trajectory step into Reverb, or the fallback replay, flushed every 20),
-    ``sample_per_item`` (one 2-step item of a ``sample_size`` draw from the dataset),
-    ``train_step`` (one ``agent.train`` on a minibatch, in a ``tf.function``) and
+    ``env``, ``agent`` and ``memory`` (a replay from ``utils.rl.replay.make_replay``) are
+    built as ``utils.agents.dqn.train_from_scratch`` builds them; ``train_step`` is the loop's
+    own (``dqn.make_train_step(agent, settings)``). Returns a dict: ``env_step`` (one
+    ``PyEnvironment.step``), ``policy_call`` (one ``PyTFEagerPolicy.action`` of the collect
+    policy), ``replay_insert`` (one observer call: writing a trajectory step into Reverb, or
+    the fallback replay, flushed every 20), ``sample_per_item`` (one 2-step item of a
+    ``sample_size`` draw from the dataset), ``train_step`` (one call of ``train_step``) and
     ``driver_step`` (one step of a ``PyDriver`` with all of the above but the train step:
     its excess over the parts is Python overhead).
     """
-    import tensorflow as tf
     from tf_agents.drivers import py_driver
     from tf_agents.policies import py_tf_eager_policy, random_py_policy
     from tf_agents.trajectories import trajectory
 
-    from utils import dqn, replay
+    fill = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=seed)
+    py_driver.PyDriver(env, fill, [memory.observer], max_steps=sample_size).run(env.reset())
+    policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True)
+    time_step = env.reset()
+    action_step = policy.action(time_step)
+    results: dict[str, float] = {}
 
-    tf.keras.utils.set_random_seed(seed)
-    env = dqn.make_env(settings, seed=seed)
-    agent = dqn.build_agent(settings, env)
-    memory = replay.make_replay(agent.collect_data_spec, settings.replay_capacity)
-    try:
-        fill = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=seed)
-        py_driver.PyDriver(env, fill, [memory.observer], max_steps=settings.sample_size).run(
-            env.reset()
-        )
-        policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True)
-        time_step = env.reset()
-        action_step = policy.action(time_step)
-        results: dict[str, float] = {}
+    state = {"time_step": time_step}
 
-        state = {"time_step": time_step}
+    def env_step() -> None:
+        next_step = env.step(action_step.action)
+        state["time_step"] = env.reset() if next_step.is_last() else next_step
 
-        def env_step() -> None:
-            next_step = env.step(action_step.action)
-            state["time_step"] = env.reset() if next_step.is_last() else next_step
+    results["env_step"] = time_per_call(env_step, min_seconds=min_seconds)
+    results["policy_call"] = time_per_call(
+        lambda: policy.action(state["time_step"]), min_seconds=min_seconds
+    )
+    first = env.reset()
+    second = env.step(action_step.action)
+    traj = trajectory.from_transition(first, action_step, second)
+    flush = getattr(memory.observer, "flush", lambda: None)  # Reverb's writer has one
 
-        results["env_step"] = time_per_call(env_step, min_seconds=min_seconds)
-        results["policy_call"] = time_per_call(
-            lambda: policy.action(state["time_step"]), min_seconds=min_seconds
-        )
-        first = env.reset()
-        second = env.step(action_step.action)
-        traj = trajectory.from_transition(first, action_step, second)
-        flush = getattr(memory.observer, "flush", lambda: None)  # Reverb's writer has one
+    def insert_20() -> None:  # 20 inserts, then wait until the server has them all
+        for _ in range(20):
+            memory.observer(traj)
+        flush()
 
-        def insert_20() -> None:  # 20 inserts, then wait until the server has them all
-            for _ in range(20):
-                memory.observer(traj)
-            flush()
+    results["replay_insert"] = time_per_call(insert_20, min_seconds=min_seconds) / 20
+    samples = iter(memory.dataset(sample_size, num_steps=2, prefetch=0))
+    results["sample_per_item"] = (
+        time_per_call(lambda: next(samples), min_seconds=min_seconds) / sample_size
+    )
+    sample, _ = next(samples)
+    results["train_step"] = time_per_call(
+        lambda: float(train_step(sample, 0)), min_seconds=min_seconds
+    )
+    driver = py_driver.PyDriver(env, policy, [memory.observer], max_steps=64)
+    state["time_step"] = env.reset()
 
-        results["replay_insert"] = time_per_call(insert_20, min_seconds=min_seconds) / 20
-        samples = iter(memory.dataset(settings.sample_size, num_steps=2, prefetch=0))
-        results["sample_per_item"] = (
-            time_per_call(lambda: next(samples), min_seconds=min_seconds) / settings.sample_size
-        )
-        sample, _ = next(samples)
-        indices = np.arange(settings.batch_size)
+    def drive() -> None:
+        state["time_step"], _ = driver.run(state["time_step"])
 
-        def train_on(sample, indices):
-            minibatch = tf.nest.map_structure(lambda t: tf.gather(t, indices), sample)
-            return agent.train(minibatch).loss
-
-        train_step = tf.function(train_on, autograph=False)
-        results["train_step"] = time_per_call(
-            lambda: train_step(sample, indices).numpy(), min_seconds=min_seconds
-        )
-        driver = py_driver.PyDriver(env, policy, [memory.observer], max_steps=64)
-        state["time_step"] = env.reset()
-
-        def drive() -> None:
-            state["time_step"], _ = driver.run(state["time_step"])
-
-        results["driver_step"] = time_per_call(drive, min_seconds=min_seconds) / 64
-        return results
-    finally:
-        memory.close()
+    results["driver_step"] = time_per_call(drive, min_seconds=min_seconds) / 64
+    return results
 
 
 def iteration_breakdown(pieces: dict[str, float], settings) -> dict[str, float]:
-    """Seconds one iteration of ``utils.dqn.train`` spends per piece of :func:`dqn_loop_pieces`."""
+    """Seconds one iteration of ``utils.agents.dqn.train`` spends per :func:`dqn_loop_pieces`."""
     n = settings.collect_steps_per_iteration
     parts = {
         "environment step": n * pieces["env_step"],
@@ -262,27 +234,23 @@ def plot_throughput(
     return figure
 
 
-def train_steps_per_call(settings, ks=(1, 8, 32), *, seed: int = 0, min_seconds: float = 0.3):
+def train_steps_per_call(
+    agent, batch_size: int, ks=(1, 8, 32), *, seed: int = 0, min_seconds: float = 0.3
+):
     """Seconds per DQN train step when ``k`` steps run inside one ``tf.function`` call, for each k.
 
-    Uses a ``DqnAgent`` built from ``settings`` and random experience of the right shapes
-    (the numbers do not matter for timing). Returns ``{k: seconds per train step}``.
+    ``agent`` is a CartPole ``DqnAgent`` (e.g. from ``utils.agents.dqn.build_agent``); it
+    trains on random experience of the right shapes (the numbers do not matter for timing).
+    Returns ``{k: seconds per train step}``.
     """
     import tensorflow as tf
     from tf_agents.specs import tensor_spec
 
-    from utils import dqn
-
     if not ks or min(ks) < 1:
         raise ValueError(f"ks must be positive integers; got {ks!r}.")
-    tf.keras.utils.set_random_seed(seed)
-    env = dqn.make_env(settings, seed=seed)
-    agent = dqn.build_agent(settings, env)
     spec = agent.collect_data_spec
-    experience = tensor_spec.sample_spec_nest(
-        spec, outer_dims=(max(ks), settings.batch_size, 2), seed=seed
-    )
-    shape = [max(ks), settings.batch_size, 2]
+    experience = tensor_spec.sample_spec_nest(spec, outer_dims=(max(ks), batch_size, 2), seed=seed)
+    shape = [max(ks), batch_size, 2]
     experience = experience._replace(
         observation=tf.random.uniform([*shape, 4], -0.05, 0.05),
         reward=tf.ones(shape),
