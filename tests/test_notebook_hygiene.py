@@ -99,7 +99,7 @@ def test_check_cells_assert_something(path):
 
 def _utils_function_names():
     names = set()
-    for module_path in (ROOT / "utils").glob("*.py"):
+    for module_path in (ROOT / "utils").rglob("*.py"):  # every layer
         tree = ast.parse(module_path.read_text())
         names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     return names - {f.__name__ for f in exercises.SOLUTIONS.values()}

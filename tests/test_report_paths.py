@@ -33,6 +33,9 @@ def test_build_dir_is_created_under_the_override(tmp_path, monkeypatch):
 def test_build_dir_defaults_to_the_repository(monkeypatch):
     monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
     assert paths.build_dir() == paths.REPO_ROOT / "build"
+    # The repository's root, wherever paths.py sits inside utils/.
+    assert (paths.REPO_ROOT / "utils" / "bootstrap.py").exists()
+    assert paths.NOTEBOOKS_DIR.is_dir() and (paths.REPO_ROOT / "README.md").exists()
 
 
 def test_show_source_displays_a_helper():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # utils/infra/paths.py -> the repository
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
 
