@@ -32,6 +32,72 @@ def test_constant_answer_fails():
         exercises.check("00.random_episode_return", lambda env, seed=0: 10.0)
 
 
+def always_right(env, seed=0):
+    env.reset(seed=seed)
+    total, done = 0.0, False
+    while not done:
+        _, reward, done, _ = env.step(1)
+        total += reward
+    return total
+
+
+def ignores_seed(env, seed=0):
+    env.reset()
+    total, done = 0.0, False
+    while not done:
+        _, reward, done, _ = env.step(env.action_space.sample())
+        total += reward
+    return total
+
+
+def own_environment(env, seed=0):
+    import gym
+
+    return exercises.random_episode_return(gym.make("CartPole-v1"), seed)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (always_right, "pushed right: a random agent"),
+        (ignores_seed, "seed=3 played differently"),
+        (own_environment, "in the env you were given"),
+    ],
+)
+def test_random_episode_return_rejects_plausible_wrong_answers(answer, message):
+    with pytest.raises(AssertionError, match=message):
+        exercises.check("00.random_episode_return", answer)
+
+
+def test_semi_implicit_step_judges_float32_by_its_precision():
+    import tensorflow as tf
+
+    def in_float32(state, action):
+        next_state, terminated = exercises.semi_implicit_step(tf.cast(state, tf.float32), action)
+        return next_state, terminated
+
+    assert "float32" in exercises.check("07.semi_implicit_step", in_float32)
+
+    def explicit_euler(state, action):  # moves with the old speeds: the plausible mistake
+        from utils.envs import tf_cartpole as cp
+
+        x, x_dot, theta, theta_dot = tf.unstack(state, axis=-1)
+        next_state, terminated = exercises.semi_implicit_step(state, action)
+        _, nx_dot, _, ntheta_dot = tf.unstack(next_state, axis=-1)
+        moved = [x + cp.TAU * x_dot, nx_dot, theta + cp.TAU * theta_dot, ntheta_dot]
+        return tf.stack(moved, axis=-1), terminated
+
+    with pytest.raises(AssertionError, match="update x_dot and theta_dot first"):
+        exercises.check("07.semi_implicit_step", explicit_euler)
+
+    def rounded(state, action):
+        next_state, terminated = exercises.semi_implicit_step(state, action)
+        return next_state + 1e-7, terminated
+
+    with pytest.raises(AssertionError, match="float64 rounding"):
+        exercises.check("07.semi_implicit_step", rounded)
+
+
 def test_unknown_exercise():
     with pytest.raises(KeyError, match="No exercise"):
         exercises.check("99.nope", print)

@@ -278,7 +278,7 @@ def td_target(rewards, terminated, next_q_target, gamma: float, next_q_online=No
     """TD targets y = r + γ (1 - terminated) Q_target(s', a'), as a float32 tensor.
 
     Plain DQN takes a' = argmax Q_target(s', ·), i.e. the largest target Q-value. With
-    ``next_q_online`` (Double DQN), a' = argmax Q_online(s', ·) and the target network rates it.
+    ``next_q_online``, Double DQN picks a' differently (notebook 05's first exercise).
     """
     import tensorflow as tf
 
@@ -288,8 +288,7 @@ def td_target(rewards, terminated, next_q_target, gamma: float, next_q_online=No
     if next_q_online is None:
         next_value = tf.reduce_max(next_q_target, axis=-1)
     else:
-        best = tf.argmax(next_q_online, axis=-1, output_type=tf.int32)
-        next_value = tf.gather(next_q_target, best, axis=-1, batch_dims=1)
+        next_value = double_dqn_next_value(next_q_online, next_q_target)
     return rewards + gamma * (1.0 - terminated) * next_value
 
 
@@ -376,6 +375,17 @@ class DQNAgent:
         if rng.random() < epsilon:
             return int(rng.integers(self.num_actions))
         return self.greedy_action(observation)
+
+
+def double_dqn_next_value(next_q_online, next_q_target):
+    """Double DQN's value of the next state: the online network picks a', the target one rates it.
+
+    The answer to notebook 05's first exercise: read it after trying.
+    """
+    import tensorflow as tf
+
+    best = tf.argmax(next_q_online, axis=-1, output_type=tf.int32)
+    return tf.gather(tf.cast(next_q_target, tf.float32), best, axis=-1, batch_dims=1)
 
 
 # --- training -------------------------------------------------------------------------------
