@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from utils.infra import paths, report
 
 
@@ -75,3 +77,17 @@ def test_training_outcome_line():
         timings=timings,
     )
     assert failed.startswith("not solved after 500 environment steps")
+
+
+def test_benchmark_records_are_printed_without_single_runs(capsys):
+    text = report.benchmark_record("dqn_cartpole_course_30_seeds_2026-11-22")
+    assert "2026-11-22" in text and "course: solved 30/30" in text
+    assert "seed  0: solved" not in text
+    assert capsys.readouterr().out.strip() == text
+    every = report.benchmark_record("dqn_cartpole_course_30_seeds_2026-11-22", runs=True)
+    assert every.count("seed ") >= 30
+
+
+def test_an_unknown_benchmark_record_names_the_known_ones():
+    with pytest.raises(FileNotFoundError, match=r"known: .*dqn_cartpole_side_by_side"):
+        report.benchmark_record("nope")

@@ -59,6 +59,30 @@ def training_outcome(
     return f"{outcome} ({spent})"
 
 
+def benchmark_record(name: str, *, runs: bool = False) -> str:
+    """Print (and return) a dated benchmark record from ``benchmarks/records/<name>.txt``.
+
+    A record is a benchmark's own printed output, saved as it ran: the command, a line with
+    the date and the machine, one line per run and the summary. Without ``runs`` the lines of
+    single runs are left out. Notebooks cite measured figures this way instead of typing them.
+    """
+    import re
+
+    from utils.infra.paths import REPO_ROOT
+
+    folder = REPO_ROOT / "benchmarks" / "records"
+    path = folder / f"{name}.txt"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.txt"))) or "none"
+        raise FileNotFoundError(f"No benchmark record {name!r} in {folder}; known: {known}.")
+    lines = path.read_text(encoding="utf-8").rstrip().splitlines()
+    if not runs:
+        lines = [line for line in lines if not re.search(r"\bseed\s+\d+:", line)]
+    text = f"benchmarks/records/{path.name}:\n" + "\n".join(lines)
+    print(text)
+    return text
+
+
 def show_source(obj) -> object:
     """Display the source code of a course helper in the notebook, syntax-highlighted."""
     import inspect
