@@ -307,8 +307,9 @@ def train(
         env, collect_policy, [replay.observer], max_steps=settings.collect_steps_per_iteration
     )
 
-    # 3. Reverb hands out samples one at a time (~50 µs each), so every iteration draws all
-    #    it trains on at once: `sample_size` 2-step transitions, prefetched while collecting.
+    # 3. Reverb hands out samples one at a time (notebook 07 times one), so every iteration
+    #    draws all it trains on at once: `sample_size` 2-step transitions, prefetched while
+    #    collecting.
     samples = iter(replay.dataset(settings.sample_size, num_steps=2, prefetch=1))
 
     # 4. One train step on one minibatch of that draw.
