@@ -138,3 +138,40 @@ def test_utils_import_does_not_import_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
     assert inspect.getdoc(utils)
+
+
+# A number with a unit of time or speed, e.g. "6.6 s", "2–3 minutes", "54 steps/s", "37x faster".
+MEASURED = re.compile(
+    r"(?<![\w.])\d[\d,.\u202f ]*(?:[–-]\s?\d[\d,.]*)?\s?"
+    r"(?:(?:s|sec|seconds?|minutes?|min|ms|µs|hours?)\b|(?:M )?steps?(?:/s| per second)"
+    r"|(?:x|×|times) (?:faster|slower|the speed))",
+    re.IGNORECASE,
+)
+# Not measurements: CartPole's time step (a constant of the physics).
+CONSTANTS = {"0.02 s"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_measured_figures_are_printed_not_typed(path):
+    """Times and speeds come from the run (a cell prints them) or from a benchmark record the
+    notebook prints (report.benchmark_record); the overview's **Time:** estimate is the one
+    typed figure the skeleton asks for."""
+    typed = []
+    for cell in cells(path):
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("**Time:**"):
+                continue
+            typed += [m.group(0) for m in MEASURED.finditer(line) if m.group(0) not in CONSTANTS]
+    assert not typed, (
+        f"{path.name} types measured figures into its text: {typed}. Print them from a cell, "
+        "or cite a benchmark record with report.benchmark_record."
+    )
+
+
+def test_the_measured_figure_rule_catches_typed_figures():
+    for text in ("a median of 6.6 s", "takes 2–3 minutes", "54 steps/s", "37 times faster"):
+        assert MEASURED.search(text), text
+    for text in ("every 1 000 steps", "CartPole-v1", "256 × 256", "γ = 0.99"):
+        assert not MEASURED.search(text), text
