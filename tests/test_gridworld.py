@@ -205,3 +205,34 @@ def test_registration_with_other_settings_replaces_the_old_one():
     assert env.observation_spec().shape == (4,)
     with pytest.raises(ValueError, match="env_id"):
         gridworld.register_gridworld("")
+
+
+def test_moves_to_goal_and_best_actions_follow_the_shortest_path():
+    world = gridworld.GridWorld()
+    distance = world.moves_to_goal()
+    assert distance[world.start] == len(world.shortest_path()) == gridworld.OPTIMAL_STEPS
+    assert distance[world.goal] == 0 and not world.best_actions(world.goal)
+    cell = world.start
+    for action in world.shortest_path():  # every step of a shortest path is a best action
+        assert action in world.best_actions(cell)
+        cell = world.move(cell, action)
+    assert cell == world.goal
+    assert world.best_actions((0, 0)) == {1}  # from the start: down (right is a dead end)
+    assert world.goal not in world.floor_cells() and (1, 1) not in world.floor_cells()
+
+
+def test_draw_actions_colours_good_and_bad_arrows(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    world = gridworld.GridWorld()
+    actions = {cell: min(world.best_actions(cell) or {0}) for cell in world.floor_cells()}
+    actions[world.start] = 3  # right: into the dead end, not a shortest path
+    figure = world.draw_actions(actions, path=tmp_path / "arrows.png")
+    colours = [a.arrow_patch.get_edgecolor() for a in figure.axes[0].texts]
+    assert len(colours) == len(world.floor_cells())
+    orange = matplotlib.colors.to_rgba("tab:orange")
+    assert sum(tuple(c) == orange for c in colours) == 1  # only the start's arrow is wrong
+    assert (tmp_path / "arrows.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="out of range"):
+        world.draw_actions({world.start: 7})

@@ -180,6 +180,83 @@ class GridWorld:
         """Return of a shortest path: a step cost per move, the goal reward for the last one."""
         return GOAL_REWARD + STEP_REWARD * (len(self._shortest) - 1)
 
+    def floor_cells(self) -> list[Cell]:
+        """Every cell the agent can stand on before the goal (no walls, not the goal), in order."""
+        return [
+            (r, c)
+            for r in range(self.rows)
+            for c in range(self.cols)
+            if (r, c) not in self.walls and (r, c) != self.goal
+        ]
+
+    def moves_to_goal(self) -> dict[Cell, int]:
+        """The fewest moves from each reachable cell to the goal (a search back from the goal)."""
+        distance = {self.goal: 0}
+        queue = deque([self.goal])
+        while queue:
+            cell = queue.popleft()
+            for r, c in self.floor_cells():
+                if (r, c) not in distance and any(
+                    self.move((r, c), a) == cell for a in range(len(ACTIONS))
+                ):
+                    distance[(r, c)] = distance[cell] + 1
+                    queue.append((r, c))
+        return distance
+
+    def best_actions(self, cell: Cell) -> set[int]:
+        """The actions that start a shortest path from ``cell`` to the goal."""
+        distance = self.moves_to_goal()
+        if cell not in distance or cell == self.goal:
+            return set()
+        return {
+            a for a in range(len(ACTIONS)) if distance.get(self.move(cell, a)) == distance[cell] - 1
+        }
+
+    def draw_actions(self, actions: dict[Cell, int], *, title: str = "", path=None):
+        """The maze with an arrow in each cell for the action ``actions`` picks there.
+
+        Taught in notebook 04, to see what an agent learned cell by cell: green arrows start a
+        shortest path to the goal, orange ones do not. Returns the matplotlib figure (saved to
+        ``path`` when given).
+        """
+        import matplotlib.pyplot as plt
+
+        figure, axis = plt.subplots(figsize=(0.6 * self.cols + 1, 0.6 * self.rows + 0.8))
+        axis.imshow(self._background(), interpolation="none")
+        n = CELL_PIXELS
+        arrows = {0: (0, -1), 1: (0, 1), 2: (-1, 0), 3: (1, 0)}  # (dx, dy) in image coordinates
+        for cell, action in actions.items():
+            action = check_action(action)
+            dx, dy = arrows[action]
+            good = action in self.best_actions(cell)
+            x, y = (cell[1] + 0.5) * n, (cell[0] + 0.5) * n
+            axis.annotate(
+                "",
+                xy=(x + 0.3 * n * dx, y + 0.3 * n * dy),
+                xytext=(x - 0.3 * n * dx, y - 0.3 * n * dy),
+                arrowprops={
+                    "arrowstyle": "->",
+                    "lw": 2,
+                    "color": "tab:green" if good else "tab:orange",
+                },
+            )
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_title(title or "Chosen action in each cell (green: starts a shortest path)")
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=100)
+        return figure
+
+    def _background(self) -> np.ndarray:
+        """The maze drawn without the agent."""
+        image = self.render(self.start)
+        n = CELL_PIXELS
+        r, c = self.start
+        block = image[r * n : (r + 1) * n, c * n : (c + 1) * n]
+        block[(block == _COLOURS["agent"]).all(axis=-1)] = _COLOURS["start"]
+        return image
+
 
 def check_action(action: Any) -> int:
     """The action as an int in 0..3, or a ValueError that lists the valid actions."""
