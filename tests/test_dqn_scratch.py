@@ -326,5 +326,7 @@ def test_a_short_training_run_records_its_history(bootstrap):
     assert history.env_steps == 500 and history.train_steps == 30 == agent.train_steps
     assert len(history.eval_returns) == 3 == len(history.losses)
     assert history.eval_epsilons[0] > history.eval_epsilons[-1]
+    assert len(history.eval_start_values) == 3
+    assert all(np.isfinite(v) for v in history.eval_start_values)
     assert sum(history.episode_returns) <= 500 and not history.solved
     assert "not solved after 500" in history.summary()

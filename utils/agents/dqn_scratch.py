@@ -366,6 +366,11 @@ class DQNAgent:
         """The action with the largest Q-value, for a batch of observations."""
         return self._greedy(np.asarray(observations, dtype=np.float32)).numpy()
 
+    def start_value(self, observations) -> float:
+        """The mean over ``observations`` of the largest Q-value: the return the network expects."""
+        q_values = self.q_network(np.asarray(observations, dtype=np.float32), training=False)
+        return float(np.mean(np.max(q_values, axis=-1)))
+
     def greedy_action(self, observation) -> int:
         """The action with the largest Q-value, for one observation."""
         return int(self.greedy_actions(np.asarray(observation)[None])[0])
@@ -400,6 +405,9 @@ class ScratchHistory(History):
     episode_end_steps: list[int] = field(default_factory=list)
     episode_truncated: list[bool] = field(default_factory=list)  # ended by the time limit
     eval_epsilons: list[float] = field(default_factory=list)  # epsilon at each quick check
+    # ... and the greedy value max_a Q(s, a) of fixed start states, averaged (how much return
+    # the network expects from the start; about 1 / (1 - gamma) for a policy that never fails).
+    eval_start_values: list[float] = field(default_factory=list)
 
 
 def train(
@@ -438,6 +446,9 @@ def train(
         envs.make_gym_env(s.env_name, seed=1000 * seed + 500 + i) for i in range(s.solve_episodes)
     ]
     greedy = agent.greedy_actions
+    probe = envs.make_gym_env(s.env_name)  # 20 start states, the same at every check
+    starts = np.stack([probe.reset(seed=10_000 + i) for i in range(20)]).astype(np.float32)
+    probe.close()
     quick = functools.partial(evaluate_gym, quick_envs, greedy, s.eval_episodes, **s.stop_early)
     full = functools.partial(evaluate_gym, full_envs, greedy, s.solve_episodes, **s.stop_early)
     solved = SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
@@ -481,6 +492,7 @@ def train(
 
         if iteration % s.eval_interval == 0:
             history.eval_epsilons.append(schedule(agent.train_steps))
+            history.eval_start_values.append(agent.start_value(starts))
             if solved(env_steps):
                 break  # keep the policy that solved the task
         solved.progress(bar, env_steps, loss)
