@@ -212,6 +212,7 @@ def test_moves_to_goal_and_best_actions_follow_the_shortest_path():
     distance = world.moves_to_goal()
     assert distance[world.start] == len(world.shortest_path()) == gridworld.OPTIMAL_STEPS
     assert distance[world.goal] == 0 and not world.best_actions(world.goal)
+    assert set(distance) == {*world.floor_cells(), world.goal}  # every floor cell reaches it
     cell = world.start
     for action in world.shortest_path():  # every step of a shortest path is a best action
         assert action in world.best_actions(cell)

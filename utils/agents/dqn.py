@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra.report import Stopwatch
+from utils.rl import evaluation
 from utils.rl.training import History, SolveCheck, TrainerSettings
 
 LOSSES = ("squared", "huber")
@@ -116,10 +118,8 @@ def make_env(settings: DqnSettings, seed: int | None = None):
     """The training environment; see ``DqnSettings.time_limit_truncates``."""
     from tf_agents.environments import suite_gym
 
-    from utils.envs import load_env
-
     if settings.time_limit_truncates:
-        env = load_env(settings.env_name)  # TF-Agents' TimeLimit: discount 1 at the limit
+        env = envs.load_env(settings.env_name)  # TF-Agents' TimeLimit: discount 1 at the limit
     else:
         env = suite_gym.load(settings.env_name)  # the tutorial's: gym ends it as "done"
     if seed is not None:
@@ -135,9 +135,6 @@ def greedy_check(agent, settings: DqnSettings, num_episodes: int, seed: int = 0)
     of reach. The first call resets environment ``i`` with ``seed + i``; later calls play on,
     so every call plays fresh episodes. Each call returns an ``EvalResult``.
     """
-    from utils import envs
-    from utils.rl import evaluation
-
     games = [envs.make_gym_env(settings.env_name) for _ in range(num_episodes)]
     actions = evaluation.policy_actions(agent.policy)
     first_seed = [seed]  # used by the first call only

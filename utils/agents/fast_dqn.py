@@ -23,6 +23,7 @@ import numpy as np
 
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
+from utils.infra.report import Stopwatch
 from utils.rl.evaluation import EvalResult, evaluate_gym
 from utils.rl.training import History, Settings, SolveCheck
 
@@ -341,11 +342,10 @@ def train(
     solved = SolveCheck(history, quick=full_check, full=None, target=s.target_return, start=start)
     bar = tqdm(range(1, iterations + 1), desc=f"fast DQN seed {seed}", disable=not progress)
     for iteration in bar:
-        tick = time.perf_counter()
-        if iteration > 1:
-            loss = float(agent.iterate())
+        with Stopwatch(history.timings, "collect + train"):
+            if iteration > 1:
+                loss = float(agent.iterate())
         env_steps = iteration * per_iteration
-        history.timings["collect + train"] += time.perf_counter() - tick
         if not math.isnan(loss):
             history.record_loss(env_steps, loss)
         if iteration % s.eval_interval or math.isnan(loss):

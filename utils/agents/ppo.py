@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils import envs
+from utils.infra.report import Stopwatch
 from utils.rl.evaluation import evaluate
 from utils.rl.training import History, SolveCheck, TrainerSettings
 
@@ -232,18 +233,18 @@ def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool
     env_steps = 0
     bar = tqdm(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
     for iteration in bar:
-        tick = time.perf_counter()
-        experience, time_step = collect(py_env, collect_policy, time_step, s.collect_steps_per_env)
-        env_steps += s.num_envs * s.collect_steps_per_env
-        finished = finished_episode_returns(experience, running)
-        history.episode_returns += finished
-        history.episode_env_steps += [env_steps] * len(finished)
-        tock = time.perf_counter()
-        experience = tf.nest.map_structure(tf.convert_to_tensor, experience)
-        for _ in range(s.num_epochs):
-            loss = train_step(experience)
-        history.timings["collect"] += tock - tick
-        history.timings["train"] += time.perf_counter() - tock
+        with Stopwatch(history.timings, "collect"):
+            experience, time_step = collect(
+                py_env, collect_policy, time_step, s.collect_steps_per_env
+            )
+            env_steps += s.num_envs * s.collect_steps_per_env
+            finished = finished_episode_returns(experience, running)
+            history.episode_returns += finished
+            history.episode_env_steps += [env_steps] * len(finished)
+        with Stopwatch(history.timings, "train"):
+            experience = tf.nest.map_structure(tf.convert_to_tensor, experience)
+            for _ in range(s.num_epochs):
+                loss = train_step(experience)
         loss = history.record_loss(env_steps, loss)  # the last epoch's loss
 
         recent = np.mean(history.episode_returns[-10:]) if history.episode_returns else 0.0

@@ -26,6 +26,7 @@ the shortest path after about 3,000 training steps (under a minute on a CPU).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -129,8 +130,8 @@ class GridWorld:
         obs[cell[0] * self.cols + cell[1]] = 1.0
         return obs
 
-    def render(self, cell: Cell, cell_pixels: int = CELL_PIXELS) -> np.ndarray:
-        """Draw the grid with the agent at ``cell`` as an RGB uint8 image (numpy only)."""
+    def render(self, cell: Cell | None, cell_pixels: int = CELL_PIXELS) -> np.ndarray:
+        """Draw the grid with the agent at ``cell`` (None: no agent) as RGB uint8 (numpy only)."""
         n = cell_pixels
         image = np.empty((self.rows * n, self.cols * n, 3), dtype=np.uint8)
         for r in range(self.rows):
@@ -147,6 +148,8 @@ class GridWorld:
         image[:, ::n] = _COLOURS["line"]
         image[-1, :] = _COLOURS["line"]
         image[:, -1] = _COLOURS["line"]
+        if cell is None:
+            return image
         yy, xx = np.mgrid[0:n, 0:n]
         centre = (n - 1) / 2
         disc = (yy - centre) ** 2 + (xx - centre) ** 2 <= (0.32 * n) ** 2
@@ -189,23 +192,32 @@ class GridWorld:
             if (r, c) not in self.walls and (r, c) != self.goal
         ]
 
-    def moves_to_goal(self) -> dict[Cell, int]:
-        """The fewest moves from each reachable cell to the goal (a search back from the goal)."""
+    @functools.cached_property
+    def _moves_to_goal(self) -> dict[Cell, int]:
         distance = {self.goal: 0}
         queue = deque([self.goal])
-        while queue:
+        while queue:  # a search back from the goal: which cells move onto this one?
             cell = queue.popleft()
-            for r, c in self.floor_cells():
-                if (r, c) not in distance and any(
-                    self.move((r, c), a) == cell for a in range(len(ACTIONS))
+            for action, (dr, dc) in enumerate(MOVES):
+                before = (cell[0] - dr, cell[1] - dc)
+                inside = 0 <= before[0] < self.rows and 0 <= before[1] < self.cols
+                if (
+                    inside
+                    and before not in self.walls
+                    and before not in distance
+                    and self.move(before, action) == cell
                 ):
-                    distance[(r, c)] = distance[cell] + 1
-                    queue.append((r, c))
+                    distance[before] = distance[cell] + 1
+                    queue.append(before)
         return distance
+
+    def moves_to_goal(self) -> dict[Cell, int]:
+        """The fewest moves from each cell that can reach the goal, to the goal."""
+        return dict(self._moves_to_goal)
 
     def best_actions(self, cell: Cell) -> set[int]:
         """The actions that start a shortest path from ``cell`` to the goal."""
-        distance = self.moves_to_goal()
+        distance = self._moves_to_goal
         if cell not in distance or cell == self.goal:
             return set()
         return {
@@ -222,12 +234,11 @@ class GridWorld:
         import matplotlib.pyplot as plt
 
         figure, axis = plt.subplots(figsize=(0.6 * self.cols + 1, 0.6 * self.rows + 0.8))
-        axis.imshow(self._background(), interpolation="none")
+        axis.imshow(self.render(None), interpolation="none")
         n = CELL_PIXELS
-        arrows = {0: (0, -1), 1: (0, 1), 2: (-1, 0), 3: (1, 0)}  # (dx, dy) in image coordinates
         for cell, action in actions.items():
             action = check_action(action)
-            dx, dy = arrows[action]
+            dy, dx = MOVES[action]  # rows grow downwards, as the image's y does
             good = action in self.best_actions(cell)
             x, y = (cell[1] + 0.5) * n, (cell[0] + 0.5) * n
             axis.annotate(
@@ -247,15 +258,6 @@ class GridWorld:
         if path is not None:
             figure.savefig(path, dpi=100)
         return figure
-
-    def _background(self) -> np.ndarray:
-        """The maze drawn without the agent."""
-        image = self.render(self.start)
-        n = CELL_PIXELS
-        r, c = self.start
-        block = image[r * n : (r + 1) * n, c * n : (c + 1) * n]
-        block[(block == _COLOURS["agent"]).all(axis=-1)] = _COLOURS["start"]
-        return image
 
 
 def check_action(action: Any) -> int:
