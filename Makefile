@@ -26,7 +26,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export SDL_AUDIODRIVER ?= dummy
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: pinned-lane-only help venv course test lint unit notebooks lab strip hooks lock docker-check clean distclean
+.PHONY: pinned-lane-only help venv course test lint unit notebooks lab export strip hooks lock docker-check clean distclean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -69,6 +69,9 @@ unit: $(STAMP)  ## unit and hygiene tests only (fast)
 
 lab: $(STAMP)  ## JupyterLab on the course notebooks, with the course's Python
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+export:  ## copy the notebooks' #@save cells into their modules in utils/
+	python3 scripts/export_notebooks.py
 
 strip: $(STAMP)  ## remove outputs and execution counts from the notebooks
 	$(BIN)/python scripts/strip_notebooks.py $(NOTEBOOKS)

@@ -57,7 +57,9 @@ def test_buffer_samples_uniformly_and_reproducibly():
 def test_buffer_batch_shapes_and_dtypes():
     buffer = ReplayBuffer(100, (3,), seed=0)
     fill(buffer, 20)
-    obs, actions, rewards, next_obs, terminated = buffer.sample(16).as_tuple()
+    batch = buffer.sample(16)
+    obs, actions, rewards = batch.observations, batch.actions, batch.rewards
+    next_obs, terminated = batch.next_observations, batch.terminated
     assert obs.shape == next_obs.shape == (16, 3) and obs.dtype == np.float32
     assert actions.shape == rewards.shape == terminated.shape == (16,)
     assert actions.dtype == np.int32 and terminated.dtype == np.float32
@@ -75,9 +77,6 @@ def test_buffer_errors_are_clear():
         buffer.sample(4)
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         buffer.add([1, 2], 0, 1.0, [1, 2, 3], False)
-    fill(buffer, 2)
-    with pytest.raises(ValueError, match="batch_size"):
-        buffer.sample(0)
 
 
 # --- exploration -----------------------------------------------------------------------------
@@ -145,25 +144,25 @@ def test_td_target_masks_only_terminations():
     # Row 0: ordinary step; row 1: terminated (pole fell); row 2: truncated by the clock,
     # stored with terminated=0, so it bootstraps like row 0.
     terminated = np.array([0.0, 1.0, 0.0])
-    y = dqn_scratch.td_target(rewards, terminated, next_q, 0.9).numpy()
+    y = dqn_scratch.td_target(rewards, terminated, None, next_q, 0.9).numpy()
     np.testing.assert_allclose(y, [1 + 0.9 * 3, 1.0, 1 + 0.9 * 3], rtol=1e-6)
     # The old-Gym bug masks with `done`, which is 1 for the truncated row too.
     done = np.array([0.0, 1.0, 1.0])
-    buggy = dqn_scratch.td_target(rewards, done, next_q, 0.9).numpy()
+    buggy = dqn_scratch.td_target(rewards, done, None, next_q, 0.9).numpy()
     assert buggy[2] == pytest.approx(1.0) and y[2] == pytest.approx(3.7)
 
 
-def test_double_dqn_target_matches_the_exercise_solution():
+def test_double_dqn_target_lets_the_online_network_choose():
     rng = np.random.default_rng(0)
     rewards = rng.normal(size=32)
     terminated = (rng.random(32) < 0.3).astype(float)
     q_online, q_target = rng.normal(size=(32, 3)), rng.normal(size=(32, 3))
-    ours = dqn_scratch.td_target(rewards, terminated, q_target, 0.99, next_q_online=q_online)
-    theirs = exercises.double_dqn_target(rewards, terminated, q_online, q_target, 0.99)
-    np.testing.assert_allclose(ours.numpy(), theirs, rtol=1e-5, atol=1e-5)
-    plain = dqn_scratch.td_target(rewards, terminated, q_target, 0.99).numpy()
-    assert np.all(plain >= ours.numpy() - 1e-6)  # max is an upper bound: DQN overestimates
-    assert not np.allclose(plain, ours.numpy())
+    ours = dqn_scratch.double_dqn_target(rewards, terminated, q_online, q_target, 0.99).numpy()
+    chosen = q_target[np.arange(32), np.argmax(q_online, axis=-1)]
+    np.testing.assert_allclose(ours, rewards + 0.99 * (1 - terminated) * chosen, rtol=1e-5)
+    plain = dqn_scratch.td_target(rewards, terminated, q_online, q_target, 0.99).numpy()
+    assert np.all(plain >= ours - 1e-6)  # max is an upper bound: DQN overestimates
+    assert not np.allclose(plain, ours)
 
 
 def test_double_dqn_exercise_rejects_plain_dqn_and_missing_mask():
@@ -182,6 +181,16 @@ def test_double_dqn_exercise_rejects_plain_dqn_and_missing_mask():
         exercises.check(
             "05.double_dqn_target", lambda *a: (_ for _ in ()).throw(NotImplementedError)
         )
+
+
+def test_double_dqn_exercise_trains_with_the_answer_and_wants_tensorflow_ops():
+    def numpy_only(r, t, q_online, q_target, gamma):  # right numbers, but not traceable
+        r, t, q_online, q_target = (np.asarray(a, float) for a in (r, t, q_online, q_target))
+        best = np.argmax(q_online, axis=-1)
+        return r + gamma * (1 - t) * q_target[np.arange(len(r)), best]
+
+    with pytest.raises(AssertionError, match="TensorFlow ops"):
+        exercises.check("05.double_dqn_target", numpy_only)
 
 
 def test_losses():
@@ -309,6 +318,41 @@ def test_settings_validation_and_env_errors():
     assert (v0.target_return, v0.max_episode_return) == (195.0, 200.0)
     acrobot = dqn_scratch.settings_for("Acrobot-v1")
     assert acrobot.observation_scale is None and acrobot.max_episode_return is None
+
+
+SHORT = dict(
+    hidden_layers=(16,),
+    max_env_steps=500,
+    initial_collect_steps=200,
+    collect_steps_per_iteration=100,
+    train_steps_per_iteration=10,
+)
+
+
+def test_training_uses_the_pieces_it_is_given():
+    """A notebook passes its own cells' pieces: they, not the module's, are what trains."""
+    calls = []
+
+    def rule(rewards, terminated, next_q_online, next_q_target, gamma):
+        calls.append("rule")  # runs when the train step is traced
+        return dqn_scratch.td_target(rewards, terminated, next_q_online, next_q_target, gamma)
+
+    class Agent(dqn_scratch.DQNAgent):
+        pass
+
+    class Buffer(dqn_scratch.ReplayBuffer):
+        def add(self, *transition):
+            calls.append("add")
+            super().add(*transition)
+
+    settings = dqn_scratch.settings_for("CartPole-v1", **SHORT)
+    agent, _ = dqn_scratch.train(
+        settings, seed=0, progress=False, target_rule=rule, agent_class=Agent, buffer_class=Buffer
+    )
+    assert type(agent) is Agent and agent.target_rule is rule
+    assert calls.count("rule") >= 1 and calls.count("add") == 500
+    _, double = dqn_scratch.train(settings.replace(double=True), seed=0, progress=False)
+    assert double.env_steps == 500  # double=True picks double_dqn_target by itself
 
 
 @pytest.mark.parametrize("bootstrap", [True, False])

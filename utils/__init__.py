@@ -18,9 +18,14 @@ reference solutions.
 The dependency rule, checked by ``tests/test_layers.py``: a module imports only from its own
 layer and the layers listed above it (``infra`` imports only ``infra``; ``envs`` imports
 ``infra`` and ``envs``; ``rl`` imports those and ``rl``; an agent imports ``infra``, ``envs``
-and ``rl``). No module of ``utils`` imports an agent, and no agent imports another:
-notebooks, scripts, benchmarks and tests are the only places that import agents.
-``utils.exercises`` may import ``infra``, ``envs`` and ``rl``.
+and ``rl``). No agent imports another, and no module of ``utils`` imports an agent except
+``utils.exercises``, which sits at the edge with the notebooks, scripts, benchmarks and tests:
+an exercise that is about learning trains an agent with the learner's function.
+
+The pieces of an algorithm that a notebook teaches are defined in that notebook, in cells
+marked ``#@save``; ``make export`` (``scripts/export_notebooks.py``) copies them into a block
+of the agent's module that names the notebook, and ``tests/test_exported_code.py`` fails while
+the two differ. Edit the notebook, not the block.
 
 Importing this package, ``utils.bootstrap`` or ``utils.infra`` is cheap and never imports
 TensorFlow, so a notebook can call ``bootstrap.setup()`` before TensorFlow is loaded. Each

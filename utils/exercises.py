@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from utils.agents import dqn_scratch
 from utils.rl.training import check_between
 
 # --- reference solutions ---------------------------------------------------------------
@@ -39,17 +40,6 @@ def linear_epsilon(
     """Notebook 02: epsilon falls linearly from ``start`` to ``end`` over ``decay_steps``."""
     fraction = min(max(step, 0), decay_steps) / decay_steps
     return start + fraction * (end - start)
-
-
-def double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma: float):
-    """Notebook 05: Double DQN targets; the online net picks a', the target net rates it."""
-    rewards = np.asarray(rewards, dtype=float)
-    terminated = np.asarray(terminated, dtype=float)
-    next_q_online = np.asarray(next_q_online, dtype=float)
-    next_q_target = np.asarray(next_q_target, dtype=float)
-    best = np.argmax(next_q_online, axis=-1)  # a' = argmax_a Q_online(s', a)
-    next_value = np.take_along_axis(next_q_target, best[:, None], axis=-1)[:, 0]
-    return rewards + gamma * (1.0 - terminated) * next_value
 
 
 def semi_implicit_step(state, action):
@@ -99,7 +89,7 @@ SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
     "02.linear_epsilon": linear_epsilon,
-    "05.double_dqn_target": double_dqn_target,
+    "05.double_dqn_target": dqn_scratch.double_dqn_target,
     "06.bootstrapped_returns": bootstrapped_returns,
     "07.semi_implicit_step": semi_implicit_step,
 }
@@ -214,7 +204,26 @@ def _check_double_dqn_target(func: Callable) -> str:
         raise AssertionError(
             f"Double DQN targets should be {expected.tolist()}, got {got.tolist()}."
         )
-    return f"{len(expected)} transitions agree, 3 where plain DQN differs"
+    # Now the rule trains: an agent with the course's settings must solve CartPole with it.
+    settings = dqn_scratch.COURSE
+    try:
+        _, history = dqn_scratch.train(settings, seed=0, target_rule=func, progress=False)
+    except Exception as err:  # e.g. NumPy calls on the symbolic tensors of the traced step
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise AssertionError(
+            "Your rule gives the right numbers but fails inside the compiled train step, where "
+            "it receives TensorFlow tensors: write it with TensorFlow ops (tf.argmax, "
+            f"tf.gather, ...). The error was: {first}"
+        ) from None
+    if not history.solved:
+        raise AssertionError(
+            f"An agent trained with your rule did not solve CartPole-v1: {history.summary()}"
+        )
+    return (
+        f"{len(expected)} transitions agree, 3 where plain DQN differs; an agent trained with "
+        f"it solved CartPole-v1 ({history.solved_return:.1f} over {settings.solve_episodes} "
+        f"episodes) after {history.env_steps_to_solve:,} environment steps"
+    )
 
 
 def _check_semi_implicit_step(func: Callable) -> str:

@@ -13,12 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra.report import Stopwatch
+from utils.infra.runtime import LazyModule
 from utils.rl import evaluation
 from utils.rl.training import History, SolveCheck, TrainerSettings
+
+# Imported at first use, after the notebook's setup cell has configured TensorFlow.
+tf = LazyModule("tensorflow")
+py_driver = LazyModule("tf_agents.drivers.py_driver")
+py_tf_eager_policy = LazyModule("tf_agents.policies.py_tf_eager_policy")
+random_py_policy = LazyModule("tf_agents.policies.random_py_policy")
 
 LOSSES = ("squared", "huber")
 INITS = ("tutorial", "keras")
@@ -235,24 +243,44 @@ class DqnHistory(History):
         return self.env_steps / self.seconds if self.seconds else float("nan")
 
 
-def make_train_step(agent, settings: DqnSettings) -> Callable:
-    """The compiled train step of :func:`train`: ``train_step(sample, k)`` returns the loss.
+# --- the training loop, as notebook 02 teaches it -------------------------------------------
 
-    ``sample`` is one draw of ``settings.sample_size`` transitions; step ``k`` trains on its
-    ``k``-th slice of ``batch_size``. Reverb drew the sample uniformly at random, so
-    consecutive slices are random minibatches (reused when the draw is smaller than
-    ``train_steps_per_iteration x batch_size``). Traced without autograph: about a second
-    instead of six.
+# BEGIN generated from notebooks/02_dqn_tf_agents.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def make_collectors(agent, env, replay, settings, seed=0):
+    """Two PyDrivers that write every step into the replay: random play, then ε-greedy play."""
+    random_policy = random_py_policy.RandomPyPolicy(
+        env.time_step_spec(), env.action_spec(), seed=seed
+    )
+    fill = py_driver.PyDriver(
+        env, random_policy, [replay.observer], max_steps=settings.initial_collect_steps
+    )
+    # PyTFEagerPolicy lets the agent's TensorFlow policy act in a Python environment.
+    collect_policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True)
+    collect = py_driver.PyDriver(
+        env, collect_policy, [replay.observer], max_steps=settings.collect_steps_per_iteration
+    )
+    return fill, collect
+
+
+def make_train_step(agent, settings):
+    """The compiled train step: ``train_step(sample, k)`` trains on the k-th minibatch of a draw.
+
+    ``sample`` is one draw of ``settings.sample_size`` transitions. Reverb drew them uniformly
+    at random, so consecutive slices of ``batch_size`` are random minibatches (reused when the
+    draw is smaller than ``train_steps_per_iteration x batch_size``). Traced without autograph:
+    about a second instead of six.
     """
-    import tensorflow as tf
 
     def train_on(sample, indices):
         minibatch = tf.nest.map_structure(lambda t: tf.gather(t, indices), sample)
-        return agent.train(minibatch).loss
+        return agent.train(minibatch).loss  # DqnAgent: TD targets, loss, one gradient step
 
     compiled = tf.function(train_on, autograph=False)
 
-    def train_step(sample, k: int):
+    def train_step(sample, k):
         first = k * settings.batch_size
         indices = np.arange(first, first + settings.batch_size) % settings.sample_size
         return compiled(sample, indices)
@@ -260,79 +288,38 @@ def make_train_step(agent, settings: DqnSettings) -> Callable:
     return train_step
 
 
-def train(
-    agent,
-    env,
-    replay,
-    settings: DqnSettings,
-    *,
-    seed: int = 0,
-    progress: bool = True,
-    quick_check: Callable | None = None,
-):
-    """Collect with PyDriver into the replay, train from it, evaluate, stop once solved.
+def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=None):
+    """Collect with a PyDriver into the replay, train from it, evaluate; stop once solved.
 
-    Taught in notebook 02. Returns a :class:`DqnHistory`. When the full check passes,
-    training stops at once, so ``agent.policy`` is the policy that solved the task. Both
-    checks are :func:`greedy_check`s, so ``settings.env_name`` must be a registered Gym id
-    with vector observations and discrete actions. ``quick_check(agent, settings,
-    num_episodes, seed)`` replaces the quick one (the benchmark plays the tutorial's).
+    Returns a ``DqnHistory``. Training stops at the first full check that passes, so
+    ``agent.policy`` is the policy that solved the task. ``quick_check(agent, settings,
+    num_episodes, seed)`` replaces the quick check (the benchmark plays the tutorial's).
     """
-    from tf_agents.drivers import py_driver
-    from tf_agents.policies import py_tf_eager_policy, random_py_policy
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
     history = DqnHistory(label=settings.name)
-    clock = history.timings
-
-    # 1. Fill the replay with random play: the agent knows nothing yet.
-    random_policy = random_py_policy.RandomPyPolicy(
-        env.time_step_spec(), env.action_spec(), seed=seed
-    )
-    random_driver = py_driver.PyDriver(
-        env, random_policy, [replay.observer], max_steps=settings.initial_collect_steps
-    )
+    clock = history.timings  # seconds spent collecting, training and evaluating
+    fill, collect = make_collectors(agent, env, replay, settings, seed)
     with Stopwatch(clock, "collect"):
-        time_step, _ = random_driver.run(env.reset())
+        time_step, _ = fill.run(env.reset())  # random play: the agent knows nothing yet
     env_steps = settings.initial_collect_steps
-
-    # 2. The collect driver plays the agent's epsilon-greedy policy; its observer writes
-    #    every step into Reverb.
-    collect_policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True)
-    collect_driver = py_driver.PyDriver(
-        env, collect_policy, [replay.observer], max_steps=settings.collect_steps_per_iteration
-    )
-
-    # 3. Reverb hands out samples one at a time (notebook 07 times one), so every iteration
-    #    draws all it trains on at once: `sample_size` 2-step transitions, prefetched while
-    #    collecting.
+    # Reverb hands out samples one at a time, so each iteration draws all it trains on at once.
     samples = iter(replay.dataset(settings.sample_size, num_steps=2, prefetch=1))
-
-    # 4. One train step on one minibatch of that draw.
     train_step = make_train_step(agent, settings)
-
-    # 5. Evaluation plays the greedy policy (agent.policy): a quick check every
-    #    `eval_interval` iterations, and the full check (fresh episodes) only when the quick
-    #    one passes.
-    quick = (quick_check or greedy_check)(
-        agent, settings, settings.eval_episodes, seed=1000 * seed + 1
-    )
+    check = quick_check or greedy_check  # a function that builds the quick check
+    quick = check(agent, settings, settings.eval_episodes, seed=1000 * seed + 1)
     full = greedy_check(agent, settings, settings.solve_episodes, seed=1000 * seed + 500)
     solved = SolveCheck(history, quick=quick, full=full, target=settings.target_return, start=start)
 
     bar = tqdm(range(1, settings.num_iterations + 1), desc=settings.name, disable=not progress)
     for iteration in bar:
         with Stopwatch(clock, "collect"):
-            time_step, _ = collect_driver.run(time_step)
+            time_step, _ = collect.run(time_step)  # ε-greedy play, written into Reverb
             env_steps += settings.collect_steps_per_iteration
-
         with Stopwatch(clock, "train"):
             sample, _ = next(samples)
             for k in range(settings.train_steps_per_iteration):
                 loss = train_step(sample, k)
             loss = history.record_loss(env_steps, loss)  # the last train step's loss
-
         if iteration % settings.eval_interval == 0:
             history.eval_iterations.append(iteration)
             if solved(env_steps):
@@ -343,6 +330,9 @@ def train(
     train_steps = agent.train_step_counter.numpy()
     history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
     return history
+
+
+# END generated from notebooks/02_dqn_tf_agents.ipynb
 
 
 def train_from_scratch(

@@ -13,6 +13,7 @@ stop the TD target from bootstrapping.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -23,10 +24,239 @@ import numpy as np
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra.report import Stopwatch
+from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import evaluate_gym
 from utils.rl.training import History, SolveCheck, TrainerSettings
 
+tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
+
+
+# --- the pieces of the algorithm, as notebook 05 teaches them ---------------------------------
+
+# BEGIN generated from notebooks/05_dqn_from_scratch.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def split_done(done, info):
+    """Gym 0.23's ``done`` split into ``(terminated, truncated)`` using its TimeLimit flag."""
+    truncated = bool(done and info.get("TimeLimit.truncated", False))
+    return bool(done and not truncated), truncated
+
+
+@dataclasses.dataclass
+class Batch:
+    """A minibatch of transitions (s, a, r, s', terminated), one NumPy array per field."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_observations: np.ndarray
+    terminated: np.ndarray
+
+
+class ReplayBuffer:
+    """A fixed-size ring buffer of transitions in NumPy arrays, sampled uniformly."""
+
+    def __init__(self, capacity, observation_shape, seed=None):
+        if not isinstance(capacity, int | np.integer) or capacity < 1:
+            raise ValueError(f"capacity must be a whole number >= 1, got {capacity!r}.")
+        self.capacity, self.observation_shape = int(capacity), tuple(observation_shape)
+        self.observations = np.zeros((self.capacity, *self.observation_shape), np.float32)
+        self.next_observations = np.zeros_like(self.observations)
+        self.actions = np.zeros(self.capacity, np.int32)
+        self.rewards = np.zeros(self.capacity, np.float32)
+        self.terminated = np.zeros(self.capacity, np.float32)  # 1: terminated (not truncated)
+        self.next_index, self.size = 0, 0  # where the next one goes; how many are stored
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return self.size
+
+    def add(self, observation, action, reward, next_observation, terminated):
+        """Store one transition in the next slot, overwriting the oldest when full."""
+        if np.shape(observation) != self.observation_shape:
+            raise ValueError(
+                f"observation has shape {np.shape(observation)}, but this buffer stores "
+                f"observations of shape {self.observation_shape}."
+            )
+        i = self.next_index
+        self.observations[i], self.next_observations[i] = observation, next_observation
+        self.actions[i], self.rewards[i], self.terminated[i] = action, reward, terminated
+        self.next_index = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size):
+        """``batch_size`` transitions drawn uniformly at random (with replacement)."""
+        if self.size == 0:
+            raise ValueError("The replay buffer is empty: add transitions before sampling.")
+        i = self.rng.integers(0, self.size, size=batch_size)
+        return Batch(
+            self.observations[i],
+            self.actions[i],
+            self.rewards[i],
+            self.next_observations[i],
+            self.terminated[i],
+        )
+
+
+def make_q_network(observation_size, num_actions, hidden_layers, observation_scale=None):
+    """A Keras MLP: rescaling (optional), Dense ReLU layers, one linear Q-value per action."""
+    layers = [tf.keras.Input(shape=(observation_size,))]
+    if observation_scale is not None:
+        if len(observation_scale) != observation_size:
+            raise ValueError(
+                f"observation_scale has {len(observation_scale)} entries for observations "
+                f"of size {observation_size}."
+            )
+        layers.append(tf.keras.layers.Rescaling([1.0 / s for s in observation_scale]))
+    layers += [tf.keras.layers.Dense(int(units), activation="relu") for units in hidden_layers]
+    layers.append(tf.keras.layers.Dense(num_actions))  # linear: a Q-value can be any number
+    return tf.keras.Sequential(layers)
+
+
+@dataclasses.dataclass(frozen=True)
+class EpsilonSchedule:
+    """ε after ``step`` train steps: linear from ``start`` to ``end``, then constant."""
+
+    start: float = 1.0
+    end: float = 0.04
+    decay_steps: int = 1000
+
+    def __post_init__(self):
+        for name in ("start", "end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"epsilon {name} must be in [0, 1], got {getattr(self, name)!r}.")
+        if self.decay_steps < 0:
+            raise ValueError(f"decay_steps must be >= 0, got {self.decay_steps!r}.")
+
+    @classmethod
+    def constant(cls, value):
+        """The same ε at every step."""
+        return cls(value, value, 0)
+
+    def __call__(self, step):
+        if self.decay_steps == 0:
+            return float(self.end)
+        fraction = min(max(step, 0), self.decay_steps) / self.decay_steps
+        return float(self.start + fraction * (self.end - self.start))
+
+
+def td_target(rewards, terminated, next_q_online, next_q_target, gamma):
+    """DQN's targets y = r + γ (1 - terminated) max_a' Q_target(s', a'), as float32.
+
+    Plain DQN ignores ``next_q_online`` (the online network's Q-values of s'); the argument is
+    there so that Double DQN's rule (exercise 1) can take this one's place in the train step.
+    """
+    rewards, terminated = tf.cast(rewards, tf.float32), tf.cast(terminated, tf.float32)
+    next_value = tf.reduce_max(tf.cast(next_q_target, tf.float32), axis=-1)
+    return rewards + gamma * (1.0 - terminated) * next_value
+
+
 LOSSES = ("huber", "squared")
+
+
+def elementwise_loss(errors, kind):
+    """Huber (quadratic within ±1, linear beyond) or squared loss of TD errors."""
+    if kind == "squared":
+        return tf.square(errors)
+    if kind == "huber":
+        absolute = tf.abs(errors)
+        quadratic = tf.minimum(absolute, 1.0)
+        return 0.5 * tf.square(quadratic) + (absolute - quadratic)
+    raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}.")
+
+
+def dqn_loss(agent, observations, actions, rewards, next_observations, terminated):
+    """The mean loss of the TD errors y - Q(s, a) over one minibatch."""
+    s = agent.settings
+    next_q_online = agent.q_network(next_observations)  # read by Double DQN only
+    next_q_target = agent.target_network(next_observations)
+    rule = agent.target_rule or td_target  # the cell above, unless told otherwise
+    targets = rule(rewards, terminated, next_q_online, next_q_target, s.gamma)
+    targets = tf.stop_gradient(targets)  # a label to chase: no gradient flows into it
+    q_values = agent.q_network(observations, training=True)
+    chosen = tf.gather(q_values, actions, axis=-1, batch_dims=1)  # Q(s, a) of the actions taken
+    return tf.reduce_mean(elementwise_loss(targets - chosen, s.loss))
+
+
+def train_step(agent, observations, actions, rewards, next_observations, terminated):
+    """One gradient step of the online network on a minibatch; returns the loss."""
+    with tf.GradientTape() as tape:
+        loss = dqn_loss(agent, observations, actions, rewards, next_observations, terminated)
+    variables = agent.q_network.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    if agent.settings.gradient_clipping is not None:
+        gradients, _ = tf.clip_by_global_norm(gradients, agent.settings.gradient_clipping)
+    agent.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+    return loss
+
+
+class DQNAgent:
+    """An online Q-network, its target copy, Adam, and ``train_step`` compiled by tf.function."""
+
+    def __init__(self, settings, observation_size, num_actions, target_rule=None):
+        self.settings, self.num_actions = settings, int(num_actions)
+        self.target_rule = target_rule  # None: td_target; or another rule, e.g. Double DQN
+        shape = (observation_size, num_actions, settings.hidden_layers, settings.observation_scale)
+        self.q_network, self.target_network = make_q_network(*shape), make_q_network(*shape)
+        self.sync_target()
+        self.optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate)
+        self.optimizer.build(self.q_network.trainable_variables)
+        self.train_steps = 0  # calls of train(): they drive ε and the target syncs
+        self._train_step = tf.function(functools.partial(train_step, self))
+
+        def greedy(observations):  # the action of largest Q-value, for a batch
+            return tf.argmax(self.q_network(observations), axis=-1, output_type=tf.int32)
+
+        spec = tf.TensorSpec([None, observation_size], tf.float32)
+        self._greedy = tf.function(greedy, input_signature=[spec])
+
+    def sync_target(self):
+        """Copy the online network's weights into the target network."""
+        self.target_network.set_weights(self.q_network.get_weights())
+
+    def train(self, batch):
+        """One train step on ``batch``; every C-th one also syncs the target network."""
+        fields = (batch.observations, batch.actions, batch.rewards, batch.next_observations)
+        loss = self._train_step(*fields, batch.terminated)
+        self.train_steps += 1
+        if self.train_steps % self.settings.target_update_period == 0:
+            self.sync_target()
+        return loss
+
+    def greedy_actions(self, observations):
+        """The action with the largest Q-value, for each observation of a batch."""
+        return self._greedy(np.asarray(observations, np.float32)).numpy()
+
+    def greedy_action(self, observation):
+        """The action with the largest Q-value, for one observation."""
+        return int(self.greedy_actions(np.asarray(observation)[None])[0])
+
+    def act(self, observation, epsilon, rng):
+        """ε-greedy: a random action with probability ε, else the greedy one."""
+        if rng.random() < epsilon:
+            return int(rng.integers(self.num_actions))
+        return self.greedy_action(observation)
+
+    def start_value(self, observations):
+        """The mean of max_a Q(s, a) over ``observations``: the return the network expects."""
+        q_values = self.q_network(np.asarray(observations, np.float32), training=False)
+        return float(np.mean(np.max(q_values, axis=-1)))
+
+
+# END generated from notebooks/05_dqn_from_scratch.ipynb
+
+
+def double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma: float):
+    """Double DQN's targets: the online network picks a', the target network rates it.
+
+    The answer to notebook 05's first exercise (read it after trying), and the rule that
+    ``ScratchSettings(double=True)`` trains with. Same arguments as :func:`td_target`.
+    """
+    rewards, terminated = tf.cast(rewards, tf.float32), tf.cast(terminated, tf.float32)
+    best = tf.argmax(next_q_online, axis=-1, output_type=tf.int32)  # a' = argmax Q_online(s', .)
+    next_value = tf.gather(tf.cast(next_q_target, tf.float32), best, axis=-1, batch_dims=1)
+    return rewards + gamma * (1.0 - terminated) * next_value
 
 
 # --- settings ---------------------------------------------------------------------------
@@ -122,277 +352,6 @@ def settings_for(env_name: str, **changes) -> ScratchSettings:
     return COURSE.replace(**adapted)
 
 
-# --- environments -------------------------------------------------------------------------
-
-
-def split_done(done: bool, info: dict) -> tuple[bool, bool]:
-    """Gym 0.23's ``done`` split into ``(terminated, truncated)`` using its TimeLimit flag."""
-    truncated = bool(done and info.get("TimeLimit.truncated", False))
-    return bool(done and not truncated), truncated
-
-
-# --- replay buffer -------------------------------------------------------------------------
-
-
-@dataclass
-class Batch:
-    """A minibatch of transitions (s, a, r, s', terminated), as NumPy arrays."""
-
-    observations: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    next_observations: np.ndarray
-    terminated: np.ndarray
-
-    def as_tuple(self) -> tuple[np.ndarray, ...]:
-        """The five arrays in the order the train step takes them."""
-        return (
-            self.observations,
-            self.actions,
-            self.rewards,
-            self.next_observations,
-            self.terminated,
-        )
-
-
-class ReplayBuffer:
-    """A fixed-capacity ring buffer of transitions in NumPy arrays, sampled uniformly.
-
-    When full, each new transition overwrites the oldest one. Only *terminations* are stored:
-    a transition cut off by a time limit is stored with ``terminated=False``, so that its TD
-    target still bootstraps from the next state.
-    """
-
-    def __init__(self, capacity: int, observation_shape: tuple[int, ...], seed: int | None = None):
-        if not isinstance(capacity, int | np.integer) or capacity < 1:
-            raise ValueError(f"capacity must be a whole number >= 1, got {capacity!r}.")
-        shape = tuple(int(d) for d in observation_shape)
-        self.capacity = int(capacity)
-        self.observation_shape = shape
-        self.observations = np.zeros((self.capacity, *shape), dtype=np.float32)
-        self.next_observations = np.zeros((self.capacity, *shape), dtype=np.float32)
-        self.actions = np.zeros(self.capacity, dtype=np.int32)
-        self.rewards = np.zeros(self.capacity, dtype=np.float32)
-        self.terminated = np.zeros(self.capacity, dtype=np.float32)
-        self.next_index = 0  # where the next transition goes
-        self.size = 0  # how many slots hold a transition
-        self.rng = np.random.default_rng(seed)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def add(self, observation, action: int, reward: float, next_observation, terminated: bool):
-        """Store one transition, overwriting the oldest one when the buffer is full."""
-        observation = np.asarray(observation, dtype=np.float32)
-        next_observation = np.asarray(next_observation, dtype=np.float32)
-        for name, value in (("observation", observation), ("next_observation", next_observation)):
-            if value.shape != self.observation_shape:
-                raise ValueError(
-                    f"{name} has shape {value.shape}, but this buffer stores observations of "
-                    f"shape {self.observation_shape}."
-                )
-        i = self.next_index
-        self.observations[i] = observation
-        self.actions[i] = int(action)
-        self.rewards[i] = float(reward)
-        self.next_observations[i] = next_observation
-        self.terminated[i] = float(bool(terminated))
-        self.next_index = (i + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-
-    def sample(self, batch_size: int) -> Batch:
-        """``batch_size`` transitions drawn uniformly at random (with replacement)."""
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
-        if self.size == 0:
-            raise ValueError(
-                "The replay buffer is empty: add transitions (e.g. some random steps) "
-                "before sampling."
-            )
-        idx = self.rng.integers(0, self.size, size=int(batch_size))
-        return Batch(
-            self.observations[idx],
-            self.actions[idx],
-            self.rewards[idx],
-            self.next_observations[idx],
-            self.terminated[idx],
-        )
-
-
-# --- exploration ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EpsilonSchedule:
-    """Epsilon after ``step`` train steps: linear from ``start`` to ``end``, then constant."""
-
-    start: float = 1.0
-    end: float = 0.04
-    decay_steps: int = 1000
-
-    def __post_init__(self) -> None:
-        for name in ("start", "end"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"epsilon {name} must be in [0, 1], got {getattr(self, name)!r}.")
-        if self.decay_steps < 0:
-            raise ValueError(f"decay_steps must be >= 0, got {self.decay_steps!r}.")
-
-    @classmethod
-    def constant(cls, value: float) -> EpsilonSchedule:
-        """The same epsilon at every step."""
-        return cls(value, value, 0)
-
-    def __call__(self, step: int) -> float:
-        if self.decay_steps == 0:
-            return float(self.end)
-        fraction = min(max(step, 0), self.decay_steps) / self.decay_steps
-        return float(self.start + fraction * (self.end - self.start))
-
-
-# --- networks and the TD target -------------------------------------------------------------
-
-
-def make_q_network(
-    observation_size: int,
-    num_actions: int,
-    hidden_layers: tuple[int, ...] = (256, 256),
-    observation_scale: tuple[float, ...] | None = None,
-):
-    """A Keras MLP: (optional rescaling), Dense ReLU layers, one linear Q-value per action."""
-    import tensorflow as tf
-
-    layers = [tf.keras.Input(shape=(observation_size,))]
-    if observation_scale is not None:
-        if len(observation_scale) != observation_size:
-            raise ValueError(
-                f"observation_scale has {len(observation_scale)} entries for observations of "
-                f"size {observation_size}."
-            )
-        layers.append(tf.keras.layers.Rescaling([1.0 / s for s in observation_scale]))
-    layers += [tf.keras.layers.Dense(int(units), activation="relu") for units in hidden_layers]
-    layers.append(tf.keras.layers.Dense(num_actions))
-    return tf.keras.Sequential(layers)
-
-
-def td_target(rewards, terminated, next_q_target, gamma: float, next_q_online=None):
-    """TD targets y = r + γ (1 - terminated) Q_target(s', a'), as a float32 tensor.
-
-    Plain DQN takes a' = argmax Q_target(s', ·), i.e. the largest target Q-value. With
-    ``next_q_online``, Double DQN picks a' differently (notebook 05's first exercise).
-    """
-    import tensorflow as tf
-
-    rewards = tf.cast(rewards, tf.float32)
-    terminated = tf.cast(terminated, tf.float32)
-    next_q_target = tf.cast(next_q_target, tf.float32)
-    if next_q_online is None:
-        next_value = tf.reduce_max(next_q_target, axis=-1)
-    else:
-        next_value = double_dqn_next_value(next_q_online, next_q_target)
-    return rewards + gamma * (1.0 - terminated) * next_value
-
-
-def elementwise_loss(errors, kind: str):
-    """Huber (quadratic within ±1, linear beyond) or squared loss of TD errors."""
-    import tensorflow as tf
-
-    if kind == "squared":
-        return tf.square(errors)
-    if kind == "huber":
-        absolute = tf.abs(errors)
-        quadratic = tf.minimum(absolute, 1.0)
-        return 0.5 * tf.square(quadratic) + (absolute - quadratic)
-    raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}.")
-
-
-class DQNAgent:
-    """An online Q-network, its target copy, an optimizer and a ``tf.function`` train step."""
-
-    def __init__(self, settings: ScratchSettings, observation_size: int, num_actions: int):
-        import tensorflow as tf
-
-        self.settings = settings
-        self.num_actions = int(num_actions)
-
-        def network():
-            return make_q_network(
-                observation_size, num_actions, settings.hidden_layers, settings.observation_scale
-            )
-
-        self.q_network = network()
-        self.target_network = network()
-        self.sync_target()
-        self.optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate)
-        self.optimizer.build(self.q_network.trainable_variables)
-        self.train_steps = 0  # counts calls of train(); drives epsilon and the syncs
-        self._train_step = tf.function(self._train_step_fn)
-        self._greedy = tf.function(
-            lambda obs: tf.argmax(self.q_network(obs), axis=-1, output_type=tf.int32),
-            input_signature=[tf.TensorSpec([None, observation_size], tf.float32)],
-        )
-
-    def sync_target(self) -> None:
-        """Copy the online network's weights into the target network."""
-        self.target_network.set_weights(self.q_network.get_weights())
-
-    def _train_step_fn(self, observations, actions, rewards, next_observations, terminated):
-        import tensorflow as tf
-
-        s = self.settings
-        next_q_target = self.target_network(next_observations)
-        next_q_online = self.q_network(next_observations) if s.double else None
-        targets = td_target(rewards, terminated, next_q_target, s.gamma, next_q_online)
-        targets = tf.stop_gradient(targets)
-        with tf.GradientTape() as tape:
-            q_values = self.q_network(observations, training=True)
-            chosen = tf.gather(q_values, actions, axis=-1, batch_dims=1)  # Q(s, a)
-            loss = tf.reduce_mean(elementwise_loss(targets - chosen, s.loss))
-        variables = self.q_network.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        if s.gradient_clipping is not None:
-            gradients, _ = tf.clip_by_global_norm(gradients, s.gradient_clipping)
-        self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return loss
-
-    def train(self, batch: Batch) -> float:
-        """One gradient step on ``batch``; syncs the target every ``target_update_period``."""
-        loss = self._train_step(*batch.as_tuple())
-        self.train_steps += 1
-        if self.train_steps % self.settings.target_update_period == 0:
-            self.sync_target()
-        return loss
-
-    def greedy_actions(self, observations) -> np.ndarray:
-        """The action with the largest Q-value, for a batch of observations."""
-        return self._greedy(np.asarray(observations, dtype=np.float32)).numpy()
-
-    def start_value(self, observations) -> float:
-        """The mean over ``observations`` of the largest Q-value: the return the network expects."""
-        q_values = self.q_network(np.asarray(observations, dtype=np.float32), training=False)
-        return float(np.mean(np.max(q_values, axis=-1)))
-
-    def greedy_action(self, observation) -> int:
-        """The action with the largest Q-value, for one observation."""
-        return int(self.greedy_actions(np.asarray(observation)[None])[0])
-
-    def act(self, observation, epsilon: float, rng: np.random.Generator) -> int:
-        """Epsilon-greedy: a random action with probability ``epsilon``, else the greedy one."""
-        if rng.random() < epsilon:
-            return int(rng.integers(self.num_actions))
-        return self.greedy_action(observation)
-
-
-def double_dqn_next_value(next_q_online, next_q_target):
-    """Double DQN's value of the next state: the online network picks a', the target one rates it.
-
-    The answer to notebook 05's first exercise: read it after trying.
-    """
-    import tensorflow as tf
-
-    best = tf.argmax(next_q_online, axis=-1, output_type=tf.int32)
-    return tf.gather(tf.cast(next_q_target, tf.float32), best, axis=-1, batch_dims=1)
-
-
 # --- training -------------------------------------------------------------------------------
 
 
@@ -415,26 +374,34 @@ def train(
     *,
     seed: int = 0,
     epsilon: EpsilonSchedule | None = None,
+    target_rule=None,
+    agent_class=None,
+    buffer_class=None,
     progress: bool = True,
     description: str = "DQN from scratch",
 ) -> tuple[DQNAgent, ScratchHistory]:
     """Train a DQN on ``settings.env_name`` from scratch; stop at the first full pass.
 
     Taught in notebook 05. ``epsilon`` overrides the settings' schedule (e.g.
-    ``EpsilonSchedule.constant(0.1)``). Returns ``(agent, history)``; when the task is solved,
-    training stops at once, so ``agent`` holds the policy that passed the check.
+    ``EpsilonSchedule.constant(0.1)``), ``target_rule`` the TD target (a function with
+    :func:`td_target`'s arguments; default: ``td_target``, or ``double_dqn_target`` when
+    ``settings.double``), and ``agent_class``/``buffer_class`` this module's ``DQNAgent`` and
+    ``ReplayBuffer``: a notebook passes its own cells' versions, so what it edits is what
+    trains. Returns ``(agent, history)``; when the task is solved, training stops at once, so
+    ``agent`` holds the policy that passed the check.
     """
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
     s = settings
     schedule = epsilon or s.epsilon()
+    if target_rule is None and s.double:
+        target_rule = double_dqn_target
     tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
     rng = np.random.default_rng(seed)
     env = envs.make_gym_env(s.env_name, seed=seed)
     observation_size = env.observation_space.shape[0]
-    agent = DQNAgent(s, observation_size, env.action_space.n)
-    buffer = ReplayBuffer(s.replay_capacity, (observation_size,), seed=seed)
+    agent = (agent_class or DQNAgent)(s, observation_size, env.action_space.n, target_rule)
+    buffer = (buffer_class or ReplayBuffer)(s.replay_capacity, (observation_size,), seed=seed)
     history = ScratchHistory()
     clock = history.timings
     start = time.perf_counter()

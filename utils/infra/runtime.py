@@ -6,6 +6,7 @@ imports TensorFlow.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import shutil
@@ -30,6 +31,19 @@ class DisplayChoice:
 
     def __str__(self) -> str:
         return f"rendering: {self.mode} ({self.detail})"
+
+
+class LazyModule:
+    """Stands for a module and imports it at its first use, e.g. TensorFlow after the setup."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(importlib.import_module(self._name), attribute)
+
+    def __repr__(self) -> str:
+        return f"<module {self._name!r}, imported at first use>"
 
 
 def in_colab() -> bool:
