@@ -26,6 +26,7 @@ NOTEBOOKS = ROOT / "notebooks"
 TARGETS = {
     "02_dqn_tf_agents": "utils/agents/dqn.py",
     "05_dqn_from_scratch": "utils/agents/dqn_scratch.py",
+    "06_actor_critic": "utils/agents/actor_critic.py",
 }
 MARK = re.compile(r"^#@save(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 

@@ -46,9 +46,9 @@ def test_bad_gamma_is_a_clear_error(gamma):
 
 
 def test_empty_or_misshapen_episode_is_a_clear_error():
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"at least one reward, got shape \(0,\)"):
         ac.discounted_returns([], 0.99)
-    with pytest.raises(ValueError, match="1-D"):
+    with pytest.raises(ValueError, match=r"1-D sequence .* got shape \(2, 3\)"):
         ac.discounted_returns(np.ones((2, 3)), 0.99)
 
 
@@ -202,3 +202,34 @@ def test_play_episode_records_one_entry_per_step():
     env = ScriptedGymEnv((4,))
     observations, actions, rewards = ac.play_episode(env, _left_model(), np.random.default_rng(0))
     assert observations.shape == (4, 4) and actions.shape == (4,) and rewards.shape == (4,)
+
+
+def test_training_uses_the_pieces_it_is_given():
+    """Notebook 06 passes its own cells' returns and train step: they are what trains."""
+    import tensorflow as tf
+
+    calls = {"returns": 0, "steps": 0}
+
+    def returns_fn(rewards, gamma):
+        calls["returns"] += 1
+        return ac.discounted_returns(rewards, gamma)
+
+    def make_step(model, optimizer):
+        step = ac.make_train_step(model, optimizer)
+
+        def counted(*episode):
+            calls["steps"] += 1
+            return step(*episode)
+
+        return counted
+
+    tf.keras.utils.set_random_seed(0)
+    settings = ac.ActorCriticSettings(max_episodes=3, hidden_units=8)
+    history = ac.train(
+        ac.build_model(hidden_units=8),
+        settings,
+        progress=False,
+        returns_fn=returns_fn,
+        make_step=make_step,
+    )
+    assert calls == {"returns": 3, "steps": 3} and len(history.episode_returns) == 3

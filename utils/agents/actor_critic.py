@@ -8,15 +8,18 @@ Trained episode by episode on Monte-Carlo returns, with the critic as a baseline
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from utils import envs
 from utils.infra.report import Stopwatch
+from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import EvalResult, evaluate_gym
 from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
+
+tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,42 +52,14 @@ class ActorCriticSettings(TrainerSettings):
             )
 
 
-# --- returns ---------------------------------------------------------------------------
+# --- the pieces of the algorithm, as notebook 06 teaches them ---------------------------------
+
+# BEGIN generated from notebooks/06_actor_critic.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
 
 
-def discounted_returns(
-    rewards: Sequence[float], gamma: float, *, normalize: bool = True, eps: float = 1e-8
-) -> np.ndarray:
-    """Discounted return from every step of one episode: G_t = r_t + gamma * G_{t+1}.
-
-    With ``normalize`` the returns are shifted and scaled to mean 0 and standard deviation 1
-    (``eps`` guards against dividing by zero when all returns are equal, e.g. a 1-step episode).
-    """
-    gamma = check_between("gamma", gamma, 0.0, 1.0)
-    rewards = np.asarray(rewards, dtype=np.float64)
-    if rewards.ndim != 1:
-        raise ValueError(
-            f"rewards must be a 1-D sequence (one episode), got shape {rewards.shape}."
-        )
-    if rewards.size == 0:
-        raise ValueError("rewards is empty: an episode has at least one step.")
-    returns = np.empty_like(rewards)
-    running = 0.0
-    for t in range(rewards.size - 1, -1, -1):  # backwards: G_t needs G_{t+1}
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    if normalize:
-        returns = (returns - returns.mean()) / (returns.std() + eps)
-    return returns.astype(np.float32)
-
-
-# --- model and loss --------------------------------------------------------------------
-
-
-def build_model(num_inputs: int = 4, num_actions: int = 2, hidden_units: int = 128):
+def build_model(num_inputs=4, num_actions=2, hidden_units=128):
     """A Keras model: one shared ReLU layer, an actor head (softmax) and a critic head (value)."""
-    import tensorflow as tf
-
     for name, value in (("num_inputs", num_inputs), ("num_actions", num_actions)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
@@ -97,27 +72,64 @@ def build_model(num_inputs: int = 4, num_actions: int = 2, hidden_units: int = 1
     return tf.keras.Model(inputs=inputs, outputs=[action_probs, value], name="actor_critic")
 
 
+def discounted_returns(rewards, gamma, *, normalize=True, eps=1e-8):
+    """Discounted return from every step of one episode: G_t = r_t + gamma * G_{t+1}.
+
+    With ``normalize`` the returns are shifted and scaled to mean 0 and standard deviation 1
+    (``eps`` guards against dividing by zero when all returns are equal, e.g. a 1-step episode).
+    """
+    gamma = check_between("gamma", gamma, 0.0, 1.0)
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if rewards.ndim != 1 or rewards.size == 0:
+        raise ValueError(
+            "rewards must hold one episode: a 1-D sequence of at least one reward, got shape "
+            f"{rewards.shape}."
+        )
+    returns = np.empty_like(rewards)
+    running = 0.0
+    for t in range(rewards.size - 1, -1, -1):  # backwards: G_t needs G_{t+1}
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    if normalize:
+        returns = (returns - returns.mean()) / (returns.std() + eps)
+    return returns.astype(np.float32)
+
+
 def actor_critic_loss(action_probs, values, actions, returns):
     """Return ``(actor_loss, critic_loss)``, each summed over the steps of one episode.
 
     ``action_probs``: (T, num_actions) softmax outputs; ``values``: (T,) or (T, 1) critic
     outputs; ``actions``: (T,) actions taken; ``returns``: (T,) (normalised) returns.
-    The actor loss is -log pi(a_t|s_t) * advantage_t, with advantage = return - value; the
-    critic's value is a constant there (``stop_gradient``): the actor must not move the critic.
-    The critic loss is the Huber loss between value and return.
     """
-    import tensorflow as tf
-
     values = tf.reshape(tf.cast(values, tf.float32), [-1])
     returns = tf.reshape(tf.cast(returns, tf.float32), [-1])
     actions = tf.reshape(tf.cast(actions, tf.int32), [-1])
-    taken = tf.gather(action_probs, actions, axis=1, batch_dims=1)  # pi(a_t | s_t)
+    taken = tf.gather(action_probs, actions, axis=1, batch_dims=1)  # π(a_t | s_t)
     log_probs = tf.math.log(tf.maximum(taken, 1e-8))
-    advantages = returns - tf.stop_gradient(values)
+    advantages = returns - tf.stop_gradient(values)  # the actor must not move the critic
     actor_loss = -tf.reduce_sum(log_probs * advantages)
     huber = tf.keras.losses.Huber(reduction=tf.keras.losses.Reduction.SUM)
     critic_loss = huber(returns[:, None], values[:, None])
     return actor_loss, critic_loss
+
+
+def make_train_step(model, optimizer):
+    """A compiled function that takes one gradient step on one episode; returns both losses."""
+
+    @tf.function(reduce_retracing=True)
+    def train_step(observations, actions, returns):
+        with tf.GradientTape() as tape:
+            action_probs, values = model(observations, training=True)  # the whole episode
+            actor_loss, critic_loss = actor_critic_loss(action_probs, values, actions, returns)
+            loss = actor_loss + critic_loss
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return actor_loss, critic_loss
+
+    return train_step
+
+
+# END generated from notebooks/06_actor_critic.ipynb
 
 
 # --- training --------------------------------------------------------------------------
@@ -161,28 +173,6 @@ def make_act(model) -> Callable:
     return act
 
 
-def make_train_step(model, optimizer) -> Callable:
-    """A compiled function that takes one gradient step on one episode; returns both losses.
-
-    The episode's observations go through the model in one batch under the ``GradientTape``.
-    The Keras example records each step's outputs on the tape while playing; the weights do not
-    change during the episode, so recomputing them afterwards gives the same gradient, faster.
-    """
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def train_step(observations, actions, returns):
-        with tf.GradientTape() as tape:
-            action_probs, values = model(observations, training=True)
-            actor_loss, critic_loss = actor_critic_loss(action_probs, values, actions, returns)
-            loss = actor_loss + critic_loss
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return actor_loss, critic_loss
-
-    return train_step
-
-
 @dataclass
 class ActorCriticHistory(History):
     """What happened during :func:`train`; ``History`` holds what every trainer records.
@@ -198,13 +188,25 @@ class ActorCriticHistory(History):
     episodes_to_solve: int | None = None
 
 
-def train(model, settings: ActorCriticSettings, *, seed: int = 0, progress: bool = True):
+def train(
+    model,
+    settings: ActorCriticSettings,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    returns_fn: Callable | None = None,
+    make_step: Callable | None = None,
+):
     """Train ``model`` episode by episode; stop at the first full check that passes.
 
     Returns an :class:`ActorCriticHistory`. The model keeps the weights that solved the task.
+    ``returns_fn(rewards, gamma)`` and ``make_step(model, optimizer)`` replace this module's
+    :func:`discounted_returns` and :func:`make_train_step`: notebook 06 passes its own cells'
+    versions, so what it edits is what trains.
     """
-    import tensorflow as tf
     from tqdm.auto import tqdm
+
+    returns_fn = returns_fn or discounted_returns
 
     s = settings
     start = time.perf_counter()
@@ -212,7 +214,7 @@ def train(model, settings: ActorCriticSettings, *, seed: int = 0, progress: bool
     rng = np.random.default_rng(seed)
     optimizer = tf.keras.optimizers.Adam(learning_rate=s.learning_rate)
     act = make_act(model)
-    train_step = make_train_step(model, optimizer)
+    train_step = (make_step or make_train_step)(model, optimizer)
     history = ActorCriticHistory(label="actor-critic")
     clock = history.timings
     running = 0.0
@@ -235,7 +237,7 @@ def train(model, settings: ActorCriticSettings, *, seed: int = 0, progress: bool
         with Stopwatch(clock, "collect"):
             observations, actions, rewards = play_episode(env, model, rng, act=act)
         with Stopwatch(clock, "train"):
-            returns = discounted_returns(rewards, s.gamma)
+            returns = returns_fn(rewards, s.gamma)
             actor_loss, critic_loss = train_step(observations, actions, returns)
         episode_return = float(rewards.sum())
         decay = s.running_reward_decay
