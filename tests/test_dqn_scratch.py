@@ -346,11 +346,22 @@ def test_training_uses_the_pieces_it_is_given():
             super().add(*transition)
 
     settings = dqn_scratch.settings_for("CartPole-v1", **SHORT)
+
+    def split(done, info):
+        calls.append("split")
+        return dqn_scratch.split_done(done, info)
+
     agent, _ = dqn_scratch.train(
-        settings, seed=0, progress=False, target_rule=rule, agent_class=Agent, buffer_class=Buffer
+        settings,
+        seed=0,
+        progress=False,
+        target_rule=rule,
+        split_fn=split,
+        agent_class=Agent,
+        buffer_class=Buffer,
     )
     assert type(agent) is Agent and agent.target_rule is rule
-    assert calls.count("rule") >= 1 and calls.count("add") == 500
+    assert calls.count("rule") >= 1 and calls.count("add") == 500 == calls.count("split")
     _, double = dqn_scratch.train(settings.replace(double=True), seed=0, progress=False)
     assert double.env_steps == 500  # double=True picks double_dqn_target by itself
 

@@ -375,6 +375,7 @@ def train(
     seed: int = 0,
     epsilon: EpsilonSchedule | None = None,
     target_rule=None,
+    split_fn=None,
     agent_class=None,
     buffer_class=None,
     progress: bool = True,
@@ -385,15 +386,16 @@ def train(
     Taught in notebook 05. ``epsilon`` overrides the settings' schedule (e.g.
     ``EpsilonSchedule.constant(0.1)``), ``target_rule`` the TD target (a function with
     :func:`td_target`'s arguments; default: ``td_target``, or ``double_dqn_target`` when
-    ``settings.double``), and ``agent_class``/``buffer_class`` this module's ``DQNAgent`` and
-    ``ReplayBuffer``: a notebook passes its own cells' versions, so what it edits is what
-    trains. Returns ``(agent, history)``; when the task is solved, training stops at once, so
-    ``agent`` holds the policy that passed the check.
+    ``settings.double``), ``split_fn`` :func:`split_done`, and ``agent_class``/``buffer_class``
+    this module's ``DQNAgent`` and ``ReplayBuffer``: a notebook passes its own cells' versions,
+    so what it edits is what trains. Returns ``(agent, history)``; when the task is solved,
+    training stops at once, so ``agent`` holds the policy that passed the check.
     """
     from tqdm.auto import tqdm
 
     s = settings
     schedule = epsilon or s.epsilon()
+    split_fn = split_fn or split_done
     if target_rule is None and s.double:
         target_rule = double_dqn_target
     tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
@@ -429,7 +431,7 @@ def train(
         for _ in range(steps):
             action = agent.act(observation, eps, rng)
             next_observation, reward, done, info = env.step(action)
-            terminated, truncated = split_done(done, info)
+            terminated, truncated = split_fn(done, info)
             if not s.time_limit_truncates:
                 terminated = done  # the classic bug: the clock counts as a termination
             buffer.add(observation, action, reward, next_observation, terminated)
