@@ -35,12 +35,13 @@ def plot_learning_curve(
     xlabel: str = "environment steps",
     title: str = "Learning curve",
     label: str = "evaluation",
+    ylabel: str = "average return",
     path: str | Path | None = None,
 ):
     """Plot returns (points), their moving average (line) and, optionally, the loss below.
 
-    ``label`` names the points in the legend (e.g. "training episode"). ``complete`` marks
-    evaluations that ran all their episodes; the others (stopped early,
+    ``label`` names the points in the legend (e.g. "training episode"), ``ylabel`` the y-axis.
+    ``complete`` marks evaluations that ran all their episodes; the others (stopped early,
     their mean covering only finished episodes) are drawn as hollow points.
     """
     import matplotlib.pyplot as plt
@@ -70,9 +71,9 @@ def plot_learning_curve(
     ax.plot(steps, moving_average(returns, window), "-", lw=2, label=f"moving average ({window})")
     if target is not None:
         ax.axhline(target, color="green", ls="--", lw=1, label=f"target {target:g}")
-    ax.set_ylabel("average return")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # wherever it hides the fewest points
     if losses is not None:
         loss_steps, loss_values = losses
         lax = axes[1, 0]
