@@ -97,24 +97,28 @@ def updated(module: Path, blocks: list[tuple[str, str]]) -> str:
     return text
 
 
+def stale() -> dict[Path, str]:
+    """``{module: its text as the notebooks make it}`` for each module that differs today."""
+    found = {}
+    for module, blocks in exports().items():
+        text = updated(module, blocks)
+        if text != module.read_text(encoding="utf-8"):
+            found[module] = text
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report; exit 1 if stale")
     args = parser.parse_args(argv)
-    stale = []
-    for module, blocks in exports().items():
-        text = updated(module, blocks)
-        if text == module.read_text(encoding="utf-8"):
-            continue
-        stale.append(module.relative_to(ROOT))
-        if not args.check:
-            module.write_text(text, encoding="utf-8")
-    if args.check and stale:
-        names = ", ".join(str(m) for m in stale)
+    modules = stale()
+    if args.check and modules:
+        names = ", ".join(str(m.relative_to(ROOT)) for m in modules)
         print(f"{names} disagree with the notebooks' #@save cells: run `make export`.")
         return 1
-    for module in stale:
-        print(f"updated {module}")
+    for module, text in modules.items():
+        module.write_text(text, encoding="utf-8")
+        print(f"updated {module.relative_to(ROOT)}")
     return 0
 
 

@@ -13,11 +13,7 @@ import export_notebooks  # noqa: E402
 
 
 def test_every_module_matches_the_cells_it_was_generated_from():
-    stale = {
-        str(module.relative_to(ROOT))
-        for module, blocks in export_notebooks.exports().items()
-        if export_notebooks.updated(module, blocks) != module.read_text(encoding="utf-8")
-    }
+    stale = {str(module.relative_to(ROOT)) for module in export_notebooks.stale()}
     assert not stale, f"{stale} disagree with the notebooks' #@save cells: run `make export`"
 
 

@@ -164,7 +164,6 @@ def play_episode(env, model, rng: np.random.Generator, *, greedy: bool = False, 
 
 def make_act(model) -> Callable:
     """A compiled function: a batch of observations -> the actor's action probabilities."""
-    import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def act(observations):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
@@ -158,7 +157,6 @@ def greedy_check(agent, settings: DqnSettings, num_episodes: int, seed: int = 0)
 
 def build_q_network(settings: DqnSettings, num_actions: int):
     """A sequential Q-network: Dense ReLU layers, then one linear output per action."""
-    import tensorflow as tf
     from tf_agents.networks import sequential
 
     layers = []
@@ -195,7 +193,6 @@ def build_q_network(settings: DqnSettings, num_actions: int):
 
 def build_agent(settings: DqnSettings, env):
     """A ``DqnAgent`` for ``env`` (a Python or TF environment), built from ``settings``."""
-    import tensorflow as tf
     from tf_agents.agents.dqn import dqn_agent
     from tf_agents.specs import tensor_spec
     from tf_agents.utils import common
@@ -295,6 +292,8 @@ def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=No
     ``agent.policy`` is the policy that solved the task. ``quick_check(agent, settings,
     num_episodes, seed)`` replaces the quick check (the benchmark plays the tutorial's).
     """
+    from tqdm.auto import tqdm  # the progress bar
+
     start = time.perf_counter()
     history = DqnHistory(label=settings.name)
     clock = history.timings  # seconds spent collecting, training and evaluating
@@ -343,7 +342,6 @@ def train_from_scratch(
     quick_check: Callable | None = None,
 ):
     """Seed everything, build environment, agent and replay, train; return (agent, history)."""
-    import tensorflow as tf
 
     from utils.rl.replay import make_replay
 

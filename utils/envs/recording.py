@@ -123,7 +123,34 @@ def _as_float(reward: Any) -> float:
 # ----------------------------------------------------------------------------- statistics
 
 
-class RecordEpisodeStatistics(wrappers.PyEnvironmentBaseWrapper):
+class _EpisodeWrapper(wrappers.PyEnvironmentBaseWrapper):
+    """A wrapper that starts an episode on every reset, also one the wrapped env does itself.
+
+    Subclasses say what starting an episode means (``_start_episode``) and what to do with
+    each later step (``_on_step``).
+    """
+
+    def _start_episode(self) -> None:
+        raise NotImplementedError
+
+    def _on_step(self, time_step) -> None:
+        raise NotImplementedError
+
+    def _reset(self):
+        time_step = self._env.reset()
+        self._start_episode()
+        return time_step
+
+    def _step(self, action):
+        time_step = self._env.step(action)
+        if time_step.is_first():  # the wrapped environment reset itself after a LAST step
+            self._start_episode()
+        else:
+            self._on_step(time_step)
+        return time_step
+
+
+class RecordEpisodeStatistics(_EpisodeWrapper):
     """Records the return, length (steps) and wall time (seconds) of every finished episode.
 
     The last ``deque_size`` episodes are kept in ``return_queue``, ``length_queue`` and
@@ -153,16 +180,7 @@ class RecordEpisodeStatistics(wrappers.PyEnvironmentBaseWrapper):
         self._episode_length = 0
         self._episode_start = time.perf_counter()
 
-    def _reset(self):
-        time_step = self._env.reset()
-        self._start_episode()
-        return time_step
-
-    def _step(self, action):
-        time_step = self._env.step(action)
-        if time_step.is_first():  # the wrapped environment reset itself after a LAST step
-            self._start_episode()
-            return time_step
+    def _on_step(self, time_step) -> None:
         if self._episode_start is None:
             self._start_episode()
         self._episode_return += _as_float(time_step.reward)
@@ -174,7 +192,6 @@ class RecordEpisodeStatistics(wrappers.PyEnvironmentBaseWrapper):
             self.time_queue.append(time.perf_counter() - self._episode_start)
             self.episode_count += 1
             self._episode_start = None
-        return time_step
 
     def as_rows(self) -> list[dict[str, float | int]]:
         """The kept episodes as rows of ``episode`` (from 0), ``return``, ``length``, ``time``."""
@@ -222,7 +239,7 @@ class RecordEpisodeStatistics(wrappers.PyEnvironmentBaseWrapper):
 # ----------------------------------------------------------------------------- video
 
 
-class RecordVideo(wrappers.PyEnvironmentBaseWrapper):
+class RecordVideo(_EpisodeWrapper):
     """Writes a video of each episode that ``episode_trigger`` selects (episodes count from 0).
 
     A frame is rendered at reset and after every step of a selected episode; when it ends,
@@ -316,21 +333,11 @@ class RecordVideo(wrappers.PyEnvironmentBaseWrapper):
         writer = write_mp4 if self.video_format == "mp4" else write_gif
         self.recorded_paths.append(writer(frames, path, fps=self.fps))
 
-    def _reset(self):
-        time_step = self._env.reset()
-        self._start_episode()
-        return time_step
-
-    def _step(self, action):
-        time_step = self._env.step(action)
-        if time_step.is_first():  # the wrapped environment reset itself after a LAST step
-            self._start_episode()
-            return time_step
+    def _on_step(self, time_step) -> None:
         if self._frames is not None:
             self._frames.append(render_frame(self._env))
             if time_step.is_last():
                 self._flush()
-        return time_step
 
     def close(self) -> None:
         """Write an unfinished recorded episode (if it took a step), then close the environment."""

@@ -98,6 +98,14 @@ def _make_step(env, policy):
     )
 
 
+def _check_request(num_episodes, target, max_episode_return) -> None:
+    """The arguments :func:`evaluate` and :func:`evaluate_gym` share, checked the same way."""
+    if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
+        raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
+    if (target is None) != (max_episode_return is None):
+        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
+
+
 def evaluate(
     env,
     policy,
@@ -113,10 +121,7 @@ def evaluate(
     soon as even perfect remaining episodes could not lift the mean to ``target``; the result
     then has ``complete=False`` and its mean covers only the finished episodes.
     """
-    if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
-        raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
-    if (target is None) != (max_episode_return is None):
-        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
+    _check_request(num_episodes, target, max_episode_return)
 
     reset, step, batch_size = _make_step(env, policy)
     shares = _episode_shares(int(num_episodes), batch_size)
@@ -165,10 +170,7 @@ def evaluate_gym(
     envs still playing). Each env plays a fixed share of the episodes; with ``seed`` env ``i``
     is first reset with ``seed + i``. Early stopping works as in :func:`evaluate`.
     """
-    if not isinstance(num_episodes, int | np.integer) or num_episodes < 1:
-        raise ValueError(f"num_episodes must be a whole number >= 1, got {num_episodes!r}.")
-    if (target is None) != (max_episode_return is None):
-        raise ValueError("Give both target and max_episode_return for early stopping, or neither.")
+    _check_request(num_episodes, target, max_episode_return)
     if not envs:
         raise ValueError("Give at least one environment to evaluate on.")
     shares = _episode_shares(int(num_episodes), len(envs))
