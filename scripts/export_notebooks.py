@@ -24,9 +24,10 @@ NOTEBOOKS = ROOT / "notebooks"
 
 # Where a notebook's #@save cells go unless the mark names another module.
 TARGETS = {
-    "02_dqn_tf_agents": "utils/agents/dqn.py",
-    "05_dqn_from_scratch": "utils/agents/dqn_scratch.py",
-    "06_actor_critic": "utils/agents/actor_critic.py",
+    "02_q_learning": "utils/agents/q_table.py",
+    "03_dqn_tf_agents": "utils/agents/dqn.py",
+    "07_dqn_from_scratch": "utils/agents/dqn_scratch.py",
+    "08_actor_critic": "utils/agents/actor_critic.py",
 }
 MARK = re.compile(r"^#@save(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 

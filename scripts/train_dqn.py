@@ -1,4 +1,4 @@
-"""Train a DQN written from scratch (utils.agents.dqn_scratch, notebook 05) from the shell.
+"""Train a DQN written from scratch (utils.agents.dqn_scratch, notebook 07) from the shell.
 
 Examples:
     python scripts/train_dqn.py                          # CartPole-v1, the course's settings
@@ -43,7 +43,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     """The options: one per settings field (the course's values as defaults), then the run's."""
     parser = cli.OneLineParser(
         prog="train_dqn.py",
-        description="Train a DQN (plain TensorFlow/Keras, notebook 05) on a Gym environment "
+        description="Train a DQN (plain TensorFlow/Keras, notebook 07) on a Gym environment "
         "and save its learning curve, metrics, weights and a video of the final policy. "
         "For another environment, its solve threshold, best return and observation scale are "
         "taken from Gym unless given.",

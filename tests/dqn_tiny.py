@@ -1,4 +1,4 @@
-"""A tiny version of notebook 02's DQN settings, for tests that train for a few iterations."""
+"""A tiny version of notebook 03's DQN settings, for tests that train for a few iterations."""
 
 from utils.agents import dqn
 

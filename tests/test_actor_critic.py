@@ -205,7 +205,7 @@ def test_play_episode_records_one_entry_per_step():
 
 
 def test_training_uses_the_pieces_it_is_given():
-    """Notebook 06 passes its own cells' returns and train step: they are what trains."""
+    """Notebook 08 passes its own cells' returns and train step: they are what trains."""
     import tensorflow as tf
 
     calls = {"returns": 0, "steps": 0}

@@ -1,4 +1,4 @@
-"""The from-scratch DQN of notebook 05: replay buffer, schedules, TD target, train step, sync."""
+"""The from-scratch DQN of notebook 07: replay buffer, schedules, TD target, train step, sync."""
 
 import dataclasses
 import itertools
@@ -97,7 +97,7 @@ def test_constant_epsilon_and_course_schedule():
     constant = EpsilonSchedule.constant(0.1)
     assert {constant(s) for s in (0, 1, 10_000)} == {0.1}
     assert dqn_scratch.COURSE.epsilon() == EpsilonSchedule(1.0, 0.04, 1000)
-    for step in (0, 250, 999, 1000, 5000):  # the same rule as exercise 02
+    for step in (0, 250, 999, 1000, 5000):  # the same rule as exercise 03
         assert dqn_scratch.COURSE.epsilon()(step) == pytest.approx(exercises.linear_epsilon(step))
 
 
@@ -174,12 +174,12 @@ def test_double_dqn_exercise_rejects_plain_dqn_and_missing_mask():
         return r + gamma * q_target[np.arange(len(r)), best]
 
     with pytest.raises(AssertionError, match="plain DQN"):
-        exercises.check("05.double_dqn_target", plain)
+        exercises.check("07.double_dqn_target", plain)
     with pytest.raises(AssertionError, match="terminated"):
-        exercises.check("05.double_dqn_target", unmasked)
+        exercises.check("07.double_dqn_target", unmasked)
     with pytest.raises(NotImplementedError, match="still the stub"):
         exercises.check(
-            "05.double_dqn_target", lambda *a: (_ for _ in ()).throw(NotImplementedError)
+            "07.double_dqn_target", lambda *a: (_ for _ in ()).throw(NotImplementedError)
         )
 
 
@@ -190,7 +190,7 @@ def test_double_dqn_exercise_trains_with_the_answer_and_wants_tensorflow_ops():
         return r + gamma * (1 - t) * q_target[np.arange(len(r)), best]
 
     with pytest.raises(AssertionError, match="TensorFlow ops"):
-        exercises.check("05.double_dqn_target", numpy_only)
+        exercises.check("07.double_dqn_target", numpy_only)
 
 
 def test_losses():
@@ -289,7 +289,7 @@ def test_greedy_checks_stop_when_target_is_out_of_reach():
 
 
 def test_notebook_05_uses_the_settings_of_notebook_02():
-    """Notebook 05 says it trains with notebook 02's settings: every shared name is equal."""
+    """Notebook 07 says it trains with notebook 03's settings: every shared name is equal."""
     from utils.agents import dqn
 
     scratch = {f.name for f in dataclasses.fields(dqn_scratch.ScratchSettings)}
@@ -299,7 +299,7 @@ def test_notebook_05_uses_the_settings_of_notebook_02():
     differ = {n: pair for n, pair in differ.items() if pair[0] != pair[1]}
     assert differ == {}
     own = scratch - shared
-    assert own == {"double", "max_env_steps", "max_episodes"}, "named differently in 02?"
+    assert own == {"double", "max_env_steps", "max_episodes"}, "named differently in 03?"
 
 
 @pytest.mark.filterwarnings("ignore:.*out of date")

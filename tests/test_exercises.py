@@ -76,7 +76,7 @@ def test_semi_implicit_step_judges_float32_by_its_precision():
         next_state, terminated = exercises.semi_implicit_step(tf.cast(state, tf.float32), action)
         return next_state, terminated
 
-    assert "float32" in exercises.check("07.semi_implicit_step", in_float32)
+    assert "float32" in exercises.check("09.semi_implicit_step", in_float32)
 
     def explicit_euler(state, action):  # moves with the old speeds: the plausible mistake
         from utils.envs import tf_cartpole as cp
@@ -88,14 +88,14 @@ def test_semi_implicit_step_judges_float32_by_its_precision():
         return tf.stack(moved, axis=-1), terminated
 
     with pytest.raises(AssertionError, match="update x_dot and theta_dot first"):
-        exercises.check("07.semi_implicit_step", explicit_euler)
+        exercises.check("09.semi_implicit_step", explicit_euler)
 
     def rounded(state, action):
         next_state, terminated = exercises.semi_implicit_step(state, action)
         return next_state + 1e-7, terminated
 
     with pytest.raises(AssertionError, match="float64 rounding"):
-        exercises.check("07.semi_implicit_step", rounded)
+        exercises.check("09.semi_implicit_step", rounded)
 
 
 def test_unknown_exercise():
@@ -113,14 +113,14 @@ def test_linear_epsilon_matches_keras_polynomial_decay():
 
 def test_wrong_epsilon_fails():
     with pytest.raises(AssertionError, match="should be"):
-        exercises.check("02.linear_epsilon", lambda step, start, end, decay_steps: start)
+        exercises.check("03.linear_epsilon", lambda step, start, end, decay_steps: start)
 
 
-# --- notebook 06: bootstrapped returns ----------------------------------------------------
+# --- notebook 08: bootstrapped returns ----------------------------------------------------
 
 
 def test_bootstrapped_returns_reference_passes_its_checker():
-    message = exercises.CHECKS["06.bootstrapped_returns"](exercises.bootstrapped_returns)
+    message = exercises.CHECKS["08.bootstrapped_returns"](exercises.bootstrapped_returns)
     assert "match" in message
 
 
@@ -135,11 +135,11 @@ def test_bootstrapped_returns_checker_rejects_wrong_answers():
         raise NotImplementedError
 
     with pytest.raises(AssertionError, match="last_value"):
-        exercises.CHECKS["06.bootstrapped_returns"](forgets_bootstrap)
+        exercises.CHECKS["08.bootstrapped_returns"](forgets_bootstrap)
     with pytest.raises(AssertionError):
-        exercises.CHECKS["06.bootstrapped_returns"](undiscounted)
+        exercises.CHECKS["08.bootstrapped_returns"](undiscounted)
     with pytest.raises(NotImplementedError):
-        exercises.CHECKS["06.bootstrapped_returns"](stub)
+        exercises.CHECKS["08.bootstrapped_returns"](stub)
 
 
 def test_bootstrapped_returns_rejects_bad_input():

@@ -18,7 +18,7 @@ def test_every_module_matches_the_cells_it_was_generated_from():
 
 
 def test_notebook_05_is_the_source_of_the_from_scratch_pieces():
-    cells = export_notebooks.saved_cells(ROOT / "notebooks" / "05_dqn_from_scratch.ipynb")
+    cells = export_notebooks.saved_cells(ROOT / "notebooks" / "07_dqn_from_scratch.ipynb")
     source = "\n".join(cells["utils/agents/dqn_scratch.py"])
     for name in ("ReplayBuffer", "td_target", "elementwise_loss", "train_step", "DQNAgent"):
         assert f"def {name}(" in source or f"class {name}" in source, name
@@ -27,7 +27,7 @@ def test_notebook_05_is_the_source_of_the_from_scratch_pieces():
 def test_an_edited_cell_makes_the_module_stale(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    source = ROOT / "notebooks" / "05_dqn_from_scratch.ipynb"
+    source = ROOT / "notebooks" / "07_dqn_from_scratch.ipynb"
     nb = json.loads(source.read_text(encoding="utf-8"))
     saved = [c for c in nb["cells"] if "".join(c["source"]).startswith("#@save")]
     saved[0]["source"].append("\nSTEP = 1  # a learner's edit\n")

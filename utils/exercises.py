@@ -34,16 +34,23 @@ def lean_policy(observation) -> int:
     return int(angle + 0.5 * angular_velocity > 0)
 
 
+def sarsa_target(q, reward, next_state, next_action, terminated, gamma):
+    """Notebook 02: SARSA's TD target rates the action taken next, not the best one."""
+    if terminated:
+        return reward
+    return reward + gamma * q[next_state][next_action]
+
+
 def linear_epsilon(
     step: int, start: float = 1.0, end: float = 0.04, decay_steps: int = 1000
 ) -> float:
-    """Notebook 02: epsilon falls linearly from ``start`` to ``end`` over ``decay_steps``."""
+    """Notebook 03: epsilon falls linearly from ``start`` to ``end`` over ``decay_steps``."""
     fraction = min(max(step, 0), decay_steps) / decay_steps
     return start + fraction * (end - start)
 
 
 def semi_implicit_step(state, action):
-    """Notebook 07: Gym CartPole's semi-implicit Euler transition in TF ops, for a batch [B, 4]."""
+    """Notebook 09: Gym CartPole's semi-implicit Euler transition in TF ops, for a batch [B, 4]."""
     import tensorflow as tf
 
     from utils.envs import tf_cartpole as cp
@@ -88,10 +95,11 @@ def bootstrapped_returns(
 SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
-    "02.linear_epsilon": linear_epsilon,
-    "05.double_dqn_target": dqn_scratch.double_dqn_target,
-    "06.bootstrapped_returns": bootstrapped_returns,
-    "07.semi_implicit_step": semi_implicit_step,
+    "02.sarsa_target": sarsa_target,
+    "03.linear_epsilon": linear_epsilon,
+    "07.double_dqn_target": dqn_scratch.double_dqn_target,
+    "08.bootstrapped_returns": bootstrapped_returns,
+    "09.semi_implicit_step": semi_implicit_step,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -159,6 +167,62 @@ def _check_lean_policy(func: Callable) -> str:
             "Hint: the angular velocity tells you where the pole is about to fall."
         )
     return f"average return over 20 episodes: {mean:.1f}"
+
+
+# The maze settings notebook 02 starts with (its MAZE): the SARSA check trains with them.
+MAZE_SETTINGS = {
+    "episodes": 300,
+    "alpha": 0.5,
+    "gamma": 0.99,
+    "epsilon_start": 1.0,
+    "epsilon_end": 0.05,
+    "epsilon_decay": 0.98,
+}
+
+
+def _check_sarsa_target(func: Callable) -> str:
+    from utils.agents import q_table  # imports the maze (and TF-Agents) only when checked
+    from utils.envs import gridworld
+
+    q = q_table.new_q_table(3)
+    q["s"] = np.array([1.0, 4.0, 2.0])  # the best next action (1) is not always the one taken
+    gamma = 0.9
+    cases = [  # reward, next action, terminated, SARSA's target
+        (-1.0, 0, False, -1.0 + 0.9 * 1.0),
+        (-1.0, 2, False, -1.0 + 0.9 * 2.0),
+        (0.5, 1, False, 0.5 + 0.9 * 4.0),
+        (10.0, 0, True, 10.0),
+    ]
+    for reward, next_action, terminated, expected in cases:
+        got = float(func(q, reward, "s", next_action, terminated, gamma))
+        if terminated and got != reward:
+            raise AssertionError(
+                f"The episode terminated, so the target is just the reward {reward}; got {got}."
+            )
+        q_learning = reward + gamma * q["s"].max()
+        if not terminated and next_action != 1 and np.isclose(got, q_learning):
+            raise AssertionError(
+                f"Got Q-learning's target {got} (the best next action). SARSA uses the "
+                "value of the action taken next: q[next_state][next_action]."
+            )
+        if not np.isclose(got, expected):
+            raise AssertionError(
+                f"With reward {reward}, next action {next_action} and Q(s') = "
+                f"{q['s'].tolist()}, SARSA's target is {expected}; got {got}."
+            )
+    maze = gridworld.GridWorld()
+    task = q_table.MazeTask(maze)
+    table, _ = q_table.train(task, seed=0, target_rule=func, **MAZE_SETTINGS)
+    greedy = q_table.greedy_return(table, task)
+    if greedy != maze.optimal_return():
+        raise AssertionError(
+            f"A table trained with your rule returns {greedy:+.0f} played greedily, not the "
+            f"shortest path's {maze.optimal_return():+.0f}."
+        )
+    return (
+        f"{len(cases)} targets agree, 2 where Q-learning's differs; a table trained with it for "
+        f"{MAZE_SETTINGS['episodes']} episodes walks a shortest path (return {greedy:+.0f})"
+    )
 
 
 def _check_linear_epsilon(func: Callable) -> str:
@@ -266,7 +330,7 @@ def _check_semi_implicit_step(func: Callable) -> str:
 
 
 def _check_bootstrapped_returns(func: Callable) -> str:
-    """Notebook 06's check: hand-worked cases, then random episodes against the reference."""
+    """Notebook 08's check: hand-worked cases, then random episodes against the reference."""
     cases = [
         ([1.0, 1.0, 1.0], 0.5, 0.0, [1.75, 1.5, 1.0]),
         ([1.0, 1.0, 1.0], 0.5, 8.0, [2.75, 3.5, 5.0]),
@@ -315,10 +379,11 @@ def _check_bootstrapped_returns(func: Callable) -> str:
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
-    "02.linear_epsilon": _check_linear_epsilon,
-    "05.double_dqn_target": _check_double_dqn_target,
-    "06.bootstrapped_returns": _check_bootstrapped_returns,
-    "07.semi_implicit_step": _check_semi_implicit_step,
+    "02.sarsa_target": _check_sarsa_target,
+    "03.linear_epsilon": _check_linear_epsilon,
+    "07.double_dqn_target": _check_double_dqn_target,
+    "08.bootstrapped_returns": _check_bootstrapped_returns,
+    "09.semi_implicit_step": _check_semi_implicit_step,
 }
 
 

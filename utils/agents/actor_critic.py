@@ -1,6 +1,6 @@
 """Actor-critic in plain TensorFlow/Keras: returns, model, loss, training loop, fast evaluation.
 
-Taught in notebook 06. One network with a shared hidden layer and two heads: the **actor**
+Taught in notebook 08. One network with a shared hidden layer and two heads: the **actor**
 (a softmax over actions, the policy) and the **critic** (an estimate of the state's value).
 Trained episode by episode on Monte-Carlo returns, with the critic as a baseline.
 """
@@ -24,7 +24,7 @@ tf = LazyModule("tensorflow")  # imported at first use, after the notebook's set
 
 @dataclass(frozen=True, kw_only=True)
 class ActorCriticSettings(TrainerSettings):
-    """Every hyperparameter of an actor-critic run on CartPole. Taught in notebook 06.
+    """Every hyperparameter of an actor-critic run on CartPole. Taught in notebook 08.
 
     The environment and the rule for "solved" come from ``TrainerSettings``; here an
     iteration is one training episode.
@@ -52,9 +52,9 @@ class ActorCriticSettings(TrainerSettings):
             )
 
 
-# --- the pieces of the algorithm, as notebook 06 teaches them ---------------------------------
+# --- the pieces of the algorithm, as notebook 08 teaches them ---------------------------------
 
-# BEGIN generated from notebooks/06_actor_critic.ipynb, its cells marked #@save.
+# BEGIN generated from notebooks/08_actor_critic.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
 
 
@@ -129,7 +129,7 @@ def make_train_step(model, optimizer):
     return train_step
 
 
-# END generated from notebooks/06_actor_critic.ipynb
+# END generated from notebooks/08_actor_critic.ipynb
 
 
 # --- training --------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def train(
 
     Returns an :class:`ActorCriticHistory`. The model keeps the weights that solved the task.
     ``returns_fn(rewards, gamma)`` and ``make_step(model, optimizer)`` replace this module's
-    :func:`discounted_returns` and :func:`make_train_step`: notebook 06 passes its own cells'
+    :func:`discounted_returns` and :func:`make_train_step`: notebook 08 passes its own cells'
     versions, so what it edits is what trains.
     """
     from tqdm.auto import tqdm

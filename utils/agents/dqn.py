@@ -1,6 +1,6 @@
 """DQN with TF-Agents: settings, the agent, and a training loop with Reverb replay and PyDriver.
 
-Taught in notebook 02, and run side by side with the official tutorial's settings by
+Taught in notebook 03, and run side by side with the official tutorial's settings by
 ``benchmarks/dqn_cartpole.py``. Two sets of settings: ``TUTORIAL`` (those of the official
 TF-Agents DQN tutorial) and ``COURSE`` (tuned to solve CartPole-v1 fast and reliably on a
 2-core CPU). Both run through the same :func:`train` loop, so they compare like with like.
@@ -33,7 +33,7 @@ INITS = ("tutorial", "keras")
 
 @dataclass(frozen=True, kw_only=True)
 class DqnSettings(TrainerSettings):
-    """Every hyperparameter of a DQN run on one environment. Taught in notebook 02.
+    """Every hyperparameter of a DQN run on one environment. Taught in notebook 03.
 
     The environment and the rule for "solved" (``env_name``, ``eval_interval``,
     ``eval_episodes``, ``solve_episodes``, ``target_return``, ``max_episode_return``) come
@@ -240,9 +240,9 @@ class DqnHistory(History):
         return self.env_steps / self.seconds if self.seconds else float("nan")
 
 
-# --- the training loop, as notebook 02 teaches it -------------------------------------------
+# --- the training loop, as notebook 03 teaches it -------------------------------------------
 
-# BEGIN generated from notebooks/02_dqn_tf_agents.ipynb, its cells marked #@save.
+# BEGIN generated from notebooks/03_dqn_tf_agents.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
 
 
@@ -331,7 +331,7 @@ def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=No
     return history
 
 
-# END generated from notebooks/02_dqn_tf_agents.ipynb
+# END generated from notebooks/03_dqn_tf_agents.ipynb
 
 
 def train_from_scratch(

@@ -1,7 +1,7 @@
 """DQN written out in plain TensorFlow/Keras: replay buffer, networks, epsilon, TD target, loop.
 
-Taught in notebook 05, and run from the shell by ``scripts/train_dqn.py``. It does what
-TF-Agents did for us in notebook 02 (``utils/agents/dqn.py``), with the same ideas and the same
+Taught in notebook 07, and run from the shell by ``scripts/train_dqn.py``. It does what
+TF-Agents did for us in notebook 03 (``utils/agents/dqn.py``), with the same ideas and the same
 settings (``COURSE``), and no TF-Agents at all: Gym environments are stepped directly.
 
 Gym 0.23 reports a single ``done`` flag for two different events: the pole fell (a true
@@ -31,9 +31,9 @@ from utils.rl.training import History, SolveCheck, TrainerSettings
 tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
 
 
-# --- the pieces of the algorithm, as notebook 05 teaches them ---------------------------------
+# --- the pieces of the algorithm, as notebook 07 teaches them ---------------------------------
 
-# BEGIN generated from notebooks/05_dqn_from_scratch.ipynb, its cells marked #@save.
+# BEGIN generated from notebooks/07_dqn_from_scratch.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
 
 
@@ -244,13 +244,13 @@ class DQNAgent:
         return float(np.mean(np.max(q_values, axis=-1)))
 
 
-# END generated from notebooks/05_dqn_from_scratch.ipynb
+# END generated from notebooks/07_dqn_from_scratch.ipynb
 
 
 def double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma: float):
     """Double DQN's targets: the online network picks a', the target network rates it.
 
-    The answer to notebook 05's first exercise (read it after trying), and the rule that
+    The answer to notebook 07's first exercise (read it after trying), and the rule that
     ``ScratchSettings(double=True)`` trains with. Same arguments as :func:`td_target`.
     """
     rewards, terminated = tf.cast(rewards, tf.float32), tf.cast(terminated, tf.float32)
@@ -264,9 +264,9 @@ def double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma: 
 
 @dataclass(frozen=True, kw_only=True)
 class ScratchSettings(TrainerSettings):
-    """Every hyperparameter of a from-scratch DQN run. Taught in notebook 05.
+    """Every hyperparameter of a from-scratch DQN run. Taught in notebook 07.
 
-    The names are those of notebook 02's ``DqnSettings``, and ``COURSE`` holds the same
+    The names are those of notebook 03's ``DqnSettings``, and ``COURSE`` holds the same
     values (a test checks it). The environment and the rule for "solved" come from
     ``TrainerSettings``; ``target_return=None`` never stops early and never counts as solved.
     """
@@ -328,7 +328,7 @@ class ScratchSettings(TrainerSettings):
         return EpsilonSchedule(self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps)
 
 
-# The settings of notebook 02 (utils.agents.dqn.COURSE), for this implementation.
+# The settings of notebook 03 (utils.agents.dqn.COURSE), for this implementation.
 COURSE = ScratchSettings()
 
 
@@ -383,7 +383,7 @@ def train(
 ) -> tuple[DQNAgent, ScratchHistory]:
     """Train a DQN on ``settings.env_name`` from scratch; stop at the first full pass.
 
-    Taught in notebook 05. ``epsilon`` overrides the settings' schedule (e.g.
+    Taught in notebook 07. ``epsilon`` overrides the settings' schedule (e.g.
     ``EpsilonSchedule.constant(0.1)``), ``target_rule`` the TD target (a function with
     :func:`td_target`'s arguments; default: ``td_target``, or ``double_dqn_target`` when
     ``settings.double``), ``split_fn`` :func:`split_done`, and ``agent_class``/``buffer_class``

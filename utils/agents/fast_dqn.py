@@ -1,6 +1,6 @@
 """DQN that never leaves TensorFlow: in-graph CartPoles, an in-graph replay, one call per iteration.
 
-Taught in notebook 07, timed by ``benchmarks/fast_dqn.py``. Everything the training loop
+Taught in notebook 09, timed by ``benchmarks/fast_dqn.py``. Everything the training loop
 touches lives in ``tf.Variable``s: a batch of CartPoles (``utils.envs.tf_cartpole``), a replay ring
 buffer, a Q-network and its target network, and the Adam optimizer's moments. One
 ``tf.function`` (optionally compiled with XLA) runs a whole iteration: collect
@@ -32,7 +32,7 @@ from utils.rl.training import History, Settings, SolveCheck
 class FastDqnSettings(Settings):
     """Hyperparameters of :func:`train` (defaults: tuned to solve CartPole-v1 in seconds).
 
-    Names follow notebook 02's ``DqnSettings``; what differs is said in the comments.
+    Names follow notebook 03's ``DqnSettings``; what differs is said in the comments.
     """
 
     # Environments: `num_envs` CartPoles step side by side; each iteration collects
@@ -51,7 +51,7 @@ class FastDqnSettings(Settings):
     replay_capacity: int = 50_000
     initial_collect_steps: int = 1_000  # random-policy transitions before the first train step
     # Exploration: epsilon falls linearly over `epsilon_decay_env_steps` environment steps
-    # (notebook 02 counts train steps instead).
+    # (notebook 03 counts train steps instead).
     epsilon_start: float = 1.0
     epsilon_end: float = 0.04
     epsilon_decay_env_steps: int = 10_000

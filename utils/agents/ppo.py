@@ -1,6 +1,6 @@
 """PPO with TF-Agents: settings, the agent, and a training loop on a batch of environments.
 
-Taught in notebook 06. Collection runs the agent's stochastic policy in several copies of the
+Taught in notebook 08. Collection runs the agent's stochastic policy in several copies of the
 environment at once (one policy call per step for all of them); each iteration trains on
 everything just collected and then discards it (PPO learns only from data of its current
 policy), so no replay buffer, and no Reverb, is needed.
@@ -22,7 +22,7 @@ from utils.rl.training import History, SolveCheck, TrainerSettings
 
 @dataclass(frozen=True, kw_only=True)
 class PpoSettings(TrainerSettings):
-    """Every hyperparameter of a PPO run. Taught in notebook 06.
+    """Every hyperparameter of a PPO run. Taught in notebook 08.
 
     The environment and the rule for "solved" come from ``TrainerSettings``.
     """

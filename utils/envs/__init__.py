@@ -1,9 +1,9 @@
 """Gym environments: loading them (plain or through TF-Agents) with clear errors, batching,
 rendering frames, and playing one episode on camera.
 
-Taught in notebook 01 (loading, specs, frames); ``record_episode`` in notebook 02. The
-submodules hold the other environments of the course: ``gridworld`` (notebook 04),
-``tf_cartpole`` (notebook 07) and the recording wrappers of ``recording`` (notebook 03).
+Taught in notebook 01 (loading, specs, frames); ``record_episode`` in notebook 03. The
+submodules hold the other environments of the course: ``gridworld`` (notebook 06),
+``tf_cartpole`` (notebook 09) and the recording wrappers of ``recording`` (notebook 05).
 """
 
 from __future__ import annotations

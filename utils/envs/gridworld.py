@@ -1,6 +1,6 @@
 """A small grid world with walls and a goal, as a TF-Agents and as a Gym environment.
 
-Taught in notebook 04: writing a ``PyEnvironment`` subclass, validating it, and registering
+Taught in notebook 06: writing a ``PyEnvironment`` subclass, validating it, and registering
 the same task with Gym (id, entry point, step limit, reward threshold) to load it by name.
 
 The default maze (``S`` start, ``G`` goal, ``#`` wall, ``.`` floor)::
@@ -227,7 +227,7 @@ class GridWorld:
     def draw_actions(self, actions: dict[Cell, int], *, title: str = "", path=None):
         """The maze with an arrow in each cell for the action ``actions`` picks there.
 
-        Taught in notebook 04, to see what an agent learned cell by cell: green arrows start a
+        Taught in notebook 06, to see what an agent learned cell by cell: green arrows start a
         shortest path to the goal, orange ones do not. Returns the matplotlib figure (saved to
         ``path`` when given).
         """

@@ -1,6 +1,6 @@
 """Episode statistics and videos for TF-Agents Python environments, headless.
 
-Taught in notebook 03. :class:`RecordEpisodeStatistics` and :class:`RecordVideo` give a
+Taught in notebook 05. :class:`RecordEpisodeStatistics` and :class:`RecordVideo` give a
 TF-Agents ``PyEnvironment`` what Gymnasium's wrappers of the same names give a Gym
 environment: the return, length and wall time of every finished episode, and a video of the
 episodes a trigger selects. The frame rate always has a value (explicit ``fps``, else the

@@ -1,6 +1,6 @@
 """CartPole in TensorFlow ops: a batch of environments stepped inside the graph.
 
-Taught in notebook 07. The physics is Gym 0.23's ``CartPoleEnv`` (Euler integration, the same
+Taught in notebook 09. The physics is Gym 0.23's ``CartPoleEnv`` (Euler integration, the same
 constants and the same termination rule), written with TensorFlow ops on a batch of states,
 so thousands of environments step in one op and the whole loop can run inside one
 ``tf.function`` (optionally compiled with XLA). ``tests/test_tf_cartpole.py`` checks it against

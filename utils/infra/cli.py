@@ -1,6 +1,6 @@
 """Command-line options built from a settings dataclass: one option per field, no second list.
 
-Used by ``scripts/train_dqn.py`` (notebook 05). Each field ``batch_size`` becomes the option
+Used by ``scripts/train_dqn.py`` (notebook 07). Each field ``batch_size`` becomes the option
 ``--batch-size``; its type gives the parser, the comment beside the field (or the comment
 block above its group) gives the help text, and the default is shown in the form the option
 accepts (``--hidden-layers 256,256``, ``--gradient-clipping none``). Booleans get a

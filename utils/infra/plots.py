@@ -1,6 +1,6 @@
 """Learning curves with a moving average.
 
-Taught in notebook 02.
+Taught in notebook 03.
 """
 
 from __future__ import annotations

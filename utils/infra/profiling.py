@@ -1,7 +1,7 @@
 """Measure first: micro-benchmarks of the pieces of a DQN training loop, and env throughput.
 
-Taught in notebook 07. :func:`time_per_call` times any function; :func:`dqn_loop_pieces`
-times, one by one, what an iteration of notebook 02's loop (``utils.agents.dqn.train``) does: an
+Taught in notebook 09. :func:`time_per_call` times any function; :func:`dqn_loop_pieces`
+times, one by one, what an iteration of notebook 03's loop (``utils.agents.dqn.train``) does: an
 environment step, a policy call, a replay insert, drawing a sample, a train step (the loop's
 own, ``dqn.make_train_step``, passed in: this layer imports no agent).
 :func:`gym_loop_steps_per_second` and :func:`batched_py_steps_per_second` measure how fast
@@ -94,7 +94,7 @@ def batched_py_steps_per_second(env, seconds: float = 1.0, seed: int = 0, policy
 def dqn_loop_pieces(
     env, agent, memory, train_step, *, sample_size: int, seed: int = 0, min_seconds: float = 0.3
 ) -> dict[str, float]:
-    """Seconds per call of each piece of notebook 02's loop, timed separately.
+    """Seconds per call of each piece of notebook 03's loop, timed separately.
 
     ``env``, ``agent`` and ``memory`` (a replay from ``utils.rl.replay.make_replay``) are
     built as ``utils.agents.dqn.train_from_scratch`` builds them; ``train_step`` is the loop's

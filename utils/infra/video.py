@@ -1,6 +1,6 @@
 """Frames to MP4 and GIF, side by side, and showing them inline.
 
-Taught in notebook 02; notebook 03 builds episode recorders on top of it.
+Taught in notebook 03; notebook 05 builds episode recorders on top of it.
 """
 
 from __future__ import annotations

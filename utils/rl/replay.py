@@ -1,6 +1,6 @@
 """Replay memory for TF-Agents: a Reverb table with its server, buffer, observer and dataset.
 
-Taught in notebook 02. :func:`make_replay` is the entry point. :func:`build_reverb_replay`
+Taught in notebook 03. :func:`make_replay` is the entry point. :func:`build_reverb_replay`
 is the Reverb lane, short enough to read as the explanation of how a Reverb replay is put
 together: a *table* (what is stored, how it is sampled and evicted), a *server* that hosts
 it, a TF-Agents *buffer* that reads it as a ``tf.data.Dataset``, and an *observer* that a

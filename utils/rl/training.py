@@ -1,6 +1,6 @@
 """The scaffold every trainer shares: settings, history, and the "is it solved yet?" check.
 
-Taught in notebook 02 (the first trainer) and reused by every trainer after it. A trainer
+Taught in notebook 03 (the first trainer) and reused by every trainer after it. A trainer
 keeps only what is really its own: its hyperparameters (a frozen dataclass that extends
 :class:`TrainerSettings`), the extra things it records (a dataclass that extends
 :class:`History`), and its loop. The rule for "solved" is the same everywhere
