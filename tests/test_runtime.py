@@ -90,3 +90,35 @@ def test_device_report_names_where_an_op_ran():
     assert "device:" in report["matmul_ran_on"]
     if not report["gpus"]:
         assert "CPU" in report["matmul_ran_on"]
+
+
+def test_routine_reverb_lines_are_dropped_and_the_rest_kept():
+    lines = [
+        b"[reverb/cc/platform/default/server.cc:71] Started replay server on port 33139",
+        b"[reverb/cc/client.cc:165] Sampler and server are owned by the same process (1) so",
+        b"[reverb/cc/trajectory_writer.cc:655] The number of pending items is alarmingly high",
+        b"[reverb/cc/table.cc:1] Something went wrong",
+        b"Segmentation fault",
+    ]
+    assert runtime.filter_native_lines(lines) == lines[3:]
+
+
+def test_native_filter_only_runs_in_a_kernel():
+    assert runtime.quiet_native_logs() is False  # pytest's stderr is a real file
+
+
+def test_library_deprecation_notices_are_hidden_and_the_learners_kept():
+    import logging
+
+    runtime.quiet_library_deprecations()
+    runtime.quiet_library_deprecations()  # once is enough
+    logger = logging.getLogger("tensorflow")
+    assert sum(isinstance(f, runtime._LibraryDeprecations) for f in logger.filters) == 1
+
+    def record(where):
+        message = "From %s: calling foldr_v2 (from x) with back_prop=False is deprecated"
+        return logging.LogRecord("tensorflow", logging.WARNING, "", 0, message, (where,), None)
+
+    library = record("/venv/lib/python3.11/site-packages/tf_agents/agents/dqn/dqn_agent.py:1")
+    assert not logger.filter(library)
+    assert logger.filter(record("/home/me/my_notebook.py:3"))

@@ -1,9 +1,10 @@
 """DQN with TF-Agents: settings, the agent, and a training loop with Reverb replay and PyDriver.
 
-Taught in notebook 03, and run side by side with the official tutorial's settings by
-``benchmarks/dqn_cartpole.py``. Two sets of settings: ``TUTORIAL`` (those of the official
-TF-Agents DQN tutorial) and ``COURSE`` (tuned to solve CartPole-v1 fast and reliably on a
-2-core CPU). Both run through the same :func:`train` loop, so they compare like with like.
+Taught in notebook 03; notebook 04 runs it side by side with the official tutorial's settings,
+and so does ``benchmarks/dqn_cartpole.py`` over many seeds. Two sets of settings:
+``TUTORIAL`` (those of the official TF-Agents DQN tutorial) and ``COURSE`` (tuned to solve
+CartPole-v1 fast and reliably on a 2-core CPU). Both run through the same :func:`train`
+loop, so they compare like with like.
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ imports TensorFlow.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import platform
 import shutil
 import sys
+import threading
 from dataclasses import dataclass
 
 from utils.bootstrap import installed
@@ -118,9 +120,79 @@ def quiet_tensorflow() -> bool:
     return "tensorflow" in sys.modules
 
 
+# Lines that Reverb's C++ code writes to the process's stderr during normal operation: a
+# server starting and stopping, a sampler in the server's own process, and the writer's note
+# that items wait for confirmation (in-process servers confirm in batches). Nothing to act on.
+BENIGN_NATIVE_LINES = (
+    b"Initializing TFRecordCheckpointer",
+    b"Loading latest checkpoint from",
+    b"Started replay server on port",
+    b"Shutting down replay server",
+    b"are owned by the same process",
+    b"pending items is alarmingly high",
+)
+_native_filter: threading.Thread | None = None
+
+
+def filter_native_lines(lines: list[bytes], benign=BENIGN_NATIVE_LINES) -> list[bytes]:
+    """The lines to keep: every line that contains none of the ``benign`` patterns."""
+    return [line for line in lines if not any(pattern in line for pattern in benign)]
+
+
+def quiet_native_logs() -> bool:
+    """In a notebook kernel, drop Reverb's routine C++ log lines; True if the filter runs.
+
+    Jupyter shows what native code writes to file descriptor 2. This puts a pipe in its place
+    and a thread that forwards every line except :data:`BENIGN_NATIVE_LINES`. Only in a
+    kernel, where Python's own ``sys.stderr`` does not use descriptor 2 (in a terminal it does,
+    and progress bars would wait for a newline).
+    """
+    global _native_filter
+    if _native_filter is not None:
+        return True
+    if type(sys.stderr).__name__ != "OutStream":  # not an IPython kernel
+        return False
+    read_end, write_end = os.pipe()
+    forward_to = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = filter_native_lines(lines)
+            if kept:
+                os.write(forward_to, b"\n".join(kept) + b"\n")
+        if pending:
+            os.write(forward_to, pending)
+
+    _native_filter = threading.Thread(target=pump, name="native-log-filter", daemon=True)
+    _native_filter.start()
+    return True
+
+
+class _LibraryDeprecations(logging.Filter):
+    """Drops TensorFlow's deprecation notices about calls made inside installed libraries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        inside_library = "site-packages" in message or "dist-packages" in message
+        return not (message.startswith("From ") and "deprecated" in message and inside_library)
+
+
+def quiet_library_deprecations() -> None:
+    """Hide deprecation notices that TF-Agents triggers inside TensorFlow (not the learner's)."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _LibraryDeprecations) for f in logger.filters):
+        logger.addFilter(_LibraryDeprecations())
+
+
 def setup(display: str = "auto") -> DisplayChoice:
     """The one call in every notebook's setup cell: quiet logs and headless rendering."""
     late = quiet_tensorflow()
+    quiet_native_logs()
+    quiet_library_deprecations()
     choice = setup_display(display)
     print(choice)
     if late:
