@@ -66,3 +66,30 @@ def test_points_can_be_named():
     figure = plots.plot_learning_curve([1, 2, 3], [10, 20, 30], label="training episode")
     labels = [line.get_label() for line in figure.axes[0].lines]
     assert labels[0] == "training episode"
+
+
+def test_values_and_epsilon_plot_saves_what_it_shows(tmp_path):
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "values.png"
+    figure = plots.plot_values_and_epsilon(
+        [256, 512], [1.0, 3.0], [0.5, 0.04], gamma=0.99, path=path
+    )
+    top, bottom = figure.axes
+    assert path.exists() and bottom.get_ylabel() == "ε"
+    assert top.lines[1].get_ydata()[0] == pytest.approx(100.0)  # 1 / (1 - gamma)
+    plt.close(figure)
+
+
+def test_lower_panel_can_show_epsilon_on_a_linear_scale():
+    import matplotlib.pyplot as plt
+
+    figure = plots.plot_learning_curve(
+        [1, 2, 3],
+        [1.0, 2.0, 3.0],
+        losses=([1, 2, 3], [1.0, 0.5, 0.1]),
+        lower_label="ε",
+        lower_log=False,
+    )
+    assert figure.axes[1].get_yscale() == "linear" and figure.axes[1].get_ylabel() == "ε"
+    plt.close(figure)

@@ -91,3 +91,28 @@ def test_benchmark_records_are_printed_without_single_runs(capsys):
 def test_an_unknown_benchmark_record_names_the_known_ones():
     with pytest.raises(FileNotFoundError, match=r"known: .*dqn_cartpole_side_by_side"):
         report.benchmark_record("nope")
+
+
+def test_progress_bar_outside_a_notebook_is_tqdms_own():
+    from tqdm import tqdm
+
+    bar = report.progress_bar(range(3), desc="test", disable=True)
+    assert isinstance(bar, tqdm) and list(bar) == [0, 1, 2]
+    assert not report.in_notebook_kernel()
+
+
+def test_live_line_shows_only_the_latest_line(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj.data)
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: Handle())
+    line = report._LiveLine()
+    line.write("\rtrain:  10%|#  | 1/10")
+    line.write("\rtrain:  20%|## | 2/10\n")
+    line.write("")
+    assert shown == ["train:  10%|#  | 1/10", "train:  20%|## | 2/10"]

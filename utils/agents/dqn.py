@@ -17,10 +17,11 @@ import numpy as np
 
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
+from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl import evaluation
-from utils.rl.training import History, SolveCheck, TrainerSettings
+from utils.rl.training import QHistory, SolveCheck, TrainerSettings
 
 # Imported at first use, after the notebook's setup cell has configured TensorFlow.
 tf = LazyModule("tensorflow")
@@ -156,82 +157,31 @@ def greedy_check(agent, settings: DqnSettings, num_episodes: int, seed: int = 0)
     return check
 
 
-def build_q_network(settings: DqnSettings, num_actions: int):
-    """A sequential Q-network: Dense ReLU layers, then one linear output per action."""
-    from tf_agents.networks import sequential
+def solve_check(agent, settings: DqnSettings, history, start: float, *, seed=0, quick_check=None):
+    """The quick check after each iteration and the full one when it passes (``SolveCheck``).
 
-    layers = []
-    if settings.observation_scale is not None:
-        # Bring every observation to about [-1, 1]: CartPole's pole angle (±0.21 rad) is
-        # tiny next to its cart position (±2.4), yet it matters most for balancing.
-        scale = [1.0 / magnitude for magnitude in settings.observation_scale]
-        layers.append(tf.keras.layers.Rescaling(scale))
+    ``quick_check(agent, settings, num_episodes, seed)`` builds the quick check instead of
+    :func:`greedy_check` (the benchmark plays the tutorial's). Each check has its own seeds.
+    Before each quick check, ε and the Q-network's value of fixed start states are recorded.
+    """
+    quick = (quick_check or greedy_check)(agent, settings, settings.eval_episodes, 1000 * seed + 1)
+    full = greedy_check(agent, settings, settings.solve_episodes, seed=1000 * seed + 500)
+    starts = envs.start_observations(settings.env_name)
 
-    if settings.init == "tutorial":  # the tutorial's choice: He init, small initial Q-values
+    def probe_then_check():
+        history.eval_epsilons.append(float(agent.collect_policy._get_epsilon()))  # the schedule
+        q_values, _ = agent._q_network(starts)  # the agent's own network (TF-Agents: private)
+        history.eval_start_values.append(float(np.mean(np.max(q_values, axis=-1))))
+        return quick()
 
-        def hidden_init():  # a fresh initializer per layer, so layers start different
-            return tf.keras.initializers.VarianceScaling(
-                scale=2.0, mode="fan_in", distribution="truncated_normal"
-            )
-
-        output_init = tf.keras.initializers.RandomUniform(minval=-0.03, maxval=0.03)
-        output_bias = tf.keras.initializers.Constant(-0.2)
-    else:  # Keras's defaults: Glorot uniform weights, zero biases
-
-        def hidden_init():
-            return "glorot_uniform"
-
-        output_init, output_bias = "glorot_uniform", "zeros"
-    hidden = [
-        tf.keras.layers.Dense(units, activation="relu", kernel_initializer=hidden_init())
-        for units in settings.hidden_layers
-    ]
-    q_values = tf.keras.layers.Dense(
-        num_actions, kernel_initializer=output_init, bias_initializer=output_bias
+    return SolveCheck(
+        history, quick=probe_then_check, full=full, target=settings.target_return, start=start
     )
-    return sequential.Sequential([*layers, *hidden, q_values])
-
-
-def build_agent(settings: DqnSettings, env):
-    """A ``DqnAgent`` for ``env`` (a Python or TF environment), built from ``settings``."""
-    from tf_agents.agents.dqn import dqn_agent
-    from tf_agents.specs import tensor_spec
-    from tf_agents.utils import common
-
-    time_step_spec = tensor_spec.from_spec(env.time_step_spec())
-    action_spec = tensor_spec.from_spec(env.action_spec())
-    num_actions = int(action_spec.maximum - action_spec.minimum + 1)
-
-    # Counts train steps; int64 works on every TensorFlow version.
-    train_step_counter = tf.Variable(0, dtype=tf.int64, name="train_step_counter")
-    # Exploration: epsilon falls linearly from epsilon_start to epsilon_end, then stays.
-    epsilon = tf.keras.optimizers.schedules.PolynomialDecay(
-        settings.epsilon_start, settings.epsilon_decay_steps, settings.epsilon_end
-    )
-    loss_fn = {
-        "squared": common.element_wise_squared_loss,
-        "huber": common.element_wise_huber_loss,
-    }[settings.loss]
-
-    agent = dqn_agent.DqnAgent(
-        time_step_spec,
-        action_spec,
-        q_network=build_q_network(settings, num_actions),
-        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        td_errors_loss_fn=loss_fn,
-        gamma=settings.gamma,
-        target_update_period=settings.target_update_period,
-        gradient_clipping=settings.gradient_clipping,
-        epsilon_greedy=lambda: epsilon(train_step_counter),
-        train_step_counter=train_step_counter,
-    )
-    agent.initialize()
-    return agent
 
 
 @dataclass
-class DqnHistory(History):
-    """What happened during :func:`train`; ``History`` holds what every trainer records."""
+class DqnHistory(QHistory):
+    """What happened during :func:`train`; ``QHistory`` holds what every DQN records."""
 
     eval_iterations: list[int] = field(default_factory=list)  # iteration of each quick check
 
@@ -245,6 +195,70 @@ class DqnHistory(History):
 
 # BEGIN generated from notebooks/03_dqn_tf_agents.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
+
+
+def build_q_network(settings, num_actions):
+    """A sequential Q-network: Dense ReLU layers, then one linear output per action."""
+    from tf_agents.networks import sequential
+
+    layers = []
+    if settings.observation_scale is not None:
+        # Bring every observation to about [-1, 1]: CartPole's pole angle (±0.21 rad) is
+        # tiny next to its cart position (±2.4), yet it matters most for balancing.
+        scale = [1.0 / magnitude for magnitude in settings.observation_scale]
+        layers.append(tf.keras.layers.Rescaling(scale))
+    keras = settings.init == "keras"  # else the tutorial's choice (notebook 04)
+
+    def hidden_init():  # a fresh initializer per layer, so that layers start different
+        if keras:  # Keras's default: Glorot uniform
+            return "glorot_uniform"
+        return tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")  # He
+
+    for units in settings.hidden_layers:
+        layers.append(
+            tf.keras.layers.Dense(units, activation="relu", kernel_initializer=hidden_init())
+        )
+    # One linear output per action; the tutorial starts all Q-values small and equal.
+    output_init = "glorot_uniform" if keras else tf.keras.initializers.RandomUniform(-0.03, 0.03)
+    output_bias = "zeros" if keras else tf.keras.initializers.Constant(-0.2)
+    layers.append(
+        tf.keras.layers.Dense(
+            num_actions, kernel_initializer=output_init, bias_initializer=output_bias
+        )
+    )
+    return sequential.Sequential(layers)
+
+
+def build_agent(settings, env):
+    """A ``DqnAgent`` for ``env`` (a Python or TF environment), built from ``settings``."""
+    from tf_agents.agents.dqn import dqn_agent
+    from tf_agents.specs import tensor_spec
+    from tf_agents.utils import common
+
+    time_step_spec = tensor_spec.from_spec(env.time_step_spec())
+    action_spec = tensor_spec.from_spec(env.action_spec())
+    num_actions = int(action_spec.maximum - action_spec.minimum + 1)
+    # Counts train steps (int64: an int32 counter fails on TensorFlow 2.16 and later).
+    train_step_counter = tf.Variable(0, dtype=tf.int64, name="train_step_counter")
+    # Exploration: ε falls linearly from epsilon_start to epsilon_end, then stays there.
+    epsilon = tf.keras.optimizers.schedules.PolynomialDecay(
+        settings.epsilon_start, settings.epsilon_decay_steps, settings.epsilon_end
+    )
+    losses = {"squared": common.element_wise_squared_loss, "huber": common.element_wise_huber_loss}
+    agent = dqn_agent.DqnAgent(
+        time_step_spec,
+        action_spec,
+        q_network=build_q_network(settings, num_actions),
+        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        td_errors_loss_fn=losses[settings.loss],
+        gamma=settings.gamma,
+        target_update_period=settings.target_update_period,
+        gradient_clipping=settings.gradient_clipping,
+        epsilon_greedy=lambda: epsilon(train_step_counter),
+        train_step_counter=train_step_counter,
+    )
+    agent.initialize()
+    return agent
 
 
 def make_collectors(agent, env, replay, settings, seed=0):
@@ -268,8 +282,8 @@ def make_train_step(agent, settings):
 
     ``sample`` is one draw of ``settings.sample_size`` transitions. Reverb drew them uniformly
     at random, so consecutive slices of ``batch_size`` are random minibatches (reused when the
-    draw is smaller than ``train_steps_per_iteration x batch_size``). Traced without autograph:
-    about a second instead of six.
+    draw is smaller than ``train_steps_per_iteration x batch_size``). Traced without autograph
+    (the step has no Python control flow to convert), which makes tracing faster.
     """
 
     def train_on(sample, indices):
@@ -287,14 +301,11 @@ def make_train_step(agent, settings):
 
 
 def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=None):
-    """Collect with a PyDriver into the replay, train from it, evaluate; stop once solved.
+    """Collect with a PyDriver into the replay, train from it, check; stop once solved.
 
-    Returns a ``DqnHistory``. Training stops at the first full check that passes, so
-    ``agent.policy`` is the policy that solved the task. ``quick_check(agent, settings,
-    num_episodes, seed)`` replaces the quick check (the benchmark plays the tutorial's).
+    Returns a ``DqnHistory``; ``agent.policy`` is then the policy that passed the full check.
+    ``quick_check`` replaces the quick check (see ``solve_check``).
     """
-    from tqdm.auto import tqdm  # the progress bar
-
     start = time.perf_counter()
     history = DqnHistory(label=settings.name)
     clock = history.timings  # seconds spent collecting, training and evaluating
@@ -305,21 +316,18 @@ def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=No
     # Reverb hands out samples one at a time, so each iteration draws all it trains on at once.
     samples = iter(replay.dataset(settings.sample_size, num_steps=2, prefetch=1))
     train_step = make_train_step(agent, settings)
-    check = quick_check or greedy_check  # a function that builds the quick check
-    quick = check(agent, settings, settings.eval_episodes, seed=1000 * seed + 1)
-    full = greedy_check(agent, settings, settings.solve_episodes, seed=1000 * seed + 500)
-    solved = SolveCheck(history, quick=quick, full=full, target=settings.target_return, start=start)
+    solved = solve_check(agent, settings, history, start, seed=seed, quick_check=quick_check)
 
-    bar = tqdm(range(1, settings.num_iterations + 1), desc=settings.name, disable=not progress)
+    iterations = range(1, settings.num_iterations + 1)
+    bar = report.progress_bar(iterations, desc=settings.name, disable=not progress)
     for iteration in bar:
         with Stopwatch(clock, "collect"):
             time_step, _ = collect.run(time_step)  # ε-greedy play, written into Reverb
             env_steps += settings.collect_steps_per_iteration
         with Stopwatch(clock, "train"):
             sample, _ = next(samples)
-            for k in range(settings.train_steps_per_iteration):
-                loss = train_step(sample, k)
-            loss = history.record_loss(env_steps, loss)  # the last train step's loss
+            losses = [train_step(sample, k) for k in range(settings.train_steps_per_iteration)]
+            loss = history.record_loss(env_steps, tf.reduce_max(losses))  # the largest of them
         if iteration % settings.eval_interval == 0:
             history.eval_iterations.append(iteration)
             if solved(env_steps):

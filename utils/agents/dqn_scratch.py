@@ -23,10 +23,11 @@ import numpy as np
 
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
+from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import evaluate_gym
-from utils.rl.training import History, SolveCheck, TrainerSettings
+from utils.rl.training import QHistory, SolveCheck, TrainerSettings
 
 tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
 
@@ -176,6 +177,8 @@ def dqn_loss(agent, observations, actions, rewards, next_observations, terminate
     targets = tf.stop_gradient(targets)  # a label to chase: no gradient flows into it
     q_values = agent.q_network(observations, training=True)
     chosen = tf.gather(q_values, actions, axis=-1, batch_dims=1)  # Q(s, a) of the actions taken
+    if agent.loss_rule is not None:  # a loss of your own, e.g. the exercise's
+        return tf.reduce_mean(agent.loss_rule(targets - chosen))
     return tf.reduce_mean(elementwise_loss(targets - chosen, s.loss))
 
 
@@ -194,9 +197,10 @@ def train_step(agent, observations, actions, rewards, next_observations, termina
 class DQNAgent:
     """An online Q-network, its target copy, Adam, and ``train_step`` compiled by tf.function."""
 
-    def __init__(self, settings, observation_size, num_actions, target_rule=None):
+    def __init__(self, settings, observation_size, num_actions, target_rule=None, loss_rule=None):
         self.settings, self.num_actions = settings, int(num_actions)
         self.target_rule = target_rule  # None: td_target; or another rule, e.g. Double DQN
+        self.loss_rule = loss_rule  # None: elementwise_loss(errors, settings.loss)
         shape = (observation_size, num_actions, settings.hidden_layers, settings.observation_scale)
         self.q_network, self.target_network = make_q_network(*shape), make_q_network(*shape)
         self.sync_target()
@@ -356,17 +360,13 @@ def settings_for(env_name: str, **changes) -> ScratchSettings:
 
 
 @dataclass
-class ScratchHistory(History):
-    """What happened during :func:`train`; ``History`` holds what every trainer records."""
+class ScratchHistory(QHistory):
+    """What happened during :func:`train`; ``QHistory`` holds what every DQN records."""
 
     # Training episodes (epsilon-greedy): return and the environment step they ended at.
     episode_returns: list[float] = field(default_factory=list)
     episode_end_steps: list[int] = field(default_factory=list)
     episode_truncated: list[bool] = field(default_factory=list)  # ended by the time limit
-    eval_epsilons: list[float] = field(default_factory=list)  # epsilon at each quick check
-    # ... and the greedy value max_a Q(s, a) of fixed start states, averaged (how much return
-    # the network expects from the start; about 1 / (1 - gamma) for a policy that never fails).
-    eval_start_values: list[float] = field(default_factory=list)
 
 
 def train(
@@ -375,6 +375,7 @@ def train(
     seed: int = 0,
     epsilon: EpsilonSchedule | None = None,
     target_rule=None,
+    loss_rule=None,
     split_fn=None,
     agent_class=None,
     buffer_class=None,
@@ -386,13 +387,12 @@ def train(
     Taught in notebook 07. ``epsilon`` overrides the settings' schedule (e.g.
     ``EpsilonSchedule.constant(0.1)``), ``target_rule`` the TD target (a function with
     :func:`td_target`'s arguments; default: ``td_target``, or ``double_dqn_target`` when
-    ``settings.double``), ``split_fn`` :func:`split_done`, and ``agent_class``/``buffer_class``
+    ``settings.double``), ``loss_rule`` the loss of each TD error (default: the
+    settings' ``loss``), ``split_fn`` :func:`split_done`, and ``agent_class``/``buffer_class``
     this module's ``DQNAgent`` and ``ReplayBuffer``: a notebook passes its own cells' versions,
     so what it edits is what trains. Returns ``(agent, history)``; when the task is solved,
     training stops at once, so ``agent`` holds the policy that passed the check.
     """
-    from tqdm.auto import tqdm
-
     s = settings
     schedule = epsilon or s.epsilon()
     split_fn = split_fn or split_done
@@ -402,7 +402,9 @@ def train(
     rng = np.random.default_rng(seed)
     env = envs.make_gym_env(s.env_name, seed=seed)
     observation_size = env.observation_space.shape[0]
-    agent = (agent_class or DQNAgent)(s, observation_size, env.action_space.n, target_rule)
+    agent = (agent_class or DQNAgent)(
+        s, observation_size, env.action_space.n, target_rule, loss_rule
+    )
     buffer = (buffer_class or ReplayBuffer)(s.replay_capacity, (observation_size,), seed=seed)
     history = ScratchHistory()
     clock = history.timings
@@ -415,9 +417,7 @@ def train(
         envs.make_gym_env(s.env_name, seed=1000 * seed + 500 + i) for i in range(s.solve_episodes)
     ]
     greedy = agent.greedy_actions
-    probe = envs.make_gym_env(s.env_name)  # 20 start states, the same at every check
-    starts = np.stack([probe.reset(seed=10_000 + i) for i in range(20)]).astype(np.float32)
-    probe.close()
+    starts = envs.start_observations(s.env_name)  # the same start states at every check
     quick = functools.partial(evaluate_gym, quick_envs, greedy, s.eval_episodes, **s.stop_early)
     full = functools.partial(evaluate_gym, full_envs, greedy, s.solve_episodes, **s.stop_early)
     solved = SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
@@ -449,7 +449,7 @@ def train(
         collect(s.initial_collect_steps, 1.0)  # random play: the agent knows nothing yet
 
     iterations = math.ceil(max(s.max_env_steps - env_steps, 0) / s.collect_steps_per_iteration)
-    bar = tqdm(range(1, iterations + 1), desc=description, disable=not progress)
+    bar = report.progress_bar(range(1, iterations + 1), desc=description, disable=not progress)
     iteration, loss = 0, math.nan
     for iteration in bar:
         with Stopwatch(clock, "collect"):

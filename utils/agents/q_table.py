@@ -75,6 +75,21 @@ def epsilon_greedy(q_row, epsilon, rng):
     return int(rng.choice(np.flatnonzero(q_row == q_row.max())))
 
 
+def run_episode(q, task, *, epsilon, alpha, gamma, rng, target_rule=q_learning_target):
+    """Play one ε-greedy episode, updating the table after every move; return (return, moves)."""
+    state, episode_return, moves = task.reset(), 0.0, 0
+    action = epsilon_greedy(q[state], epsilon, rng)
+    while True:
+        next_state, reward, terminated, truncated = task.step(action)
+        next_action = epsilon_greedy(q[next_state], epsilon, rng)
+        target = target_rule(q, reward, next_state, next_action, terminated, gamma)
+        td_update(q, state, action, target, alpha)
+        state, action = next_state, next_action
+        episode_return, moves = episode_return + reward, moves + 1
+        if terminated or truncated:
+            return episode_return, moves
+
+
 def train(
     task,
     *,
@@ -93,17 +108,8 @@ def train(
     history = {"returns": [], "epsilons": [], "moves": []}
     epsilon = epsilon_start
     for _ in range(episodes):
-        state, episode_return, moves = task.reset(), 0.0, 0
-        action = epsilon_greedy(q[state], epsilon, rng)
-        while True:
-            next_state, reward, terminated, truncated = task.step(action)
-            next_action = epsilon_greedy(q[next_state], epsilon, rng)
-            target = target_rule(q, reward, next_state, next_action, terminated, gamma)
-            td_update(q, state, action, target, alpha)
-            state, action = next_state, next_action
-            episode_return, moves = episode_return + reward, moves + 1
-            if terminated or truncated:
-                break
+        settings = dict(epsilon=epsilon, alpha=alpha, gamma=gamma, rng=rng)
+        episode_return, moves = run_episode(q, task, target_rule=target_rule, **settings)
         history["returns"].append(episode_return)
         history["epsilons"].append(epsilon)
         history["moves"].append(moves)

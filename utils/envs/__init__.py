@@ -91,6 +91,18 @@ def make_gym_env(name: str, seed: int | None = None, *, discrete: bool = True):
     return env
 
 
+def start_observations(name: str, count: int = 20, first_seed: int = 10_000) -> np.ndarray:
+    """``count`` first observations of ``name``, reset with seeds ``first_seed``, ``+1``, ...
+
+    The same states every time: a trainer evaluates its value estimates on them as it learns.
+    """
+    env = make_gym_env(name)
+    try:
+        return np.stack([env.reset(seed=first_seed + i) for i in range(count)]).astype(np.float32)
+    finally:
+        env.close()
+
+
 def batched_env(name: str, copies: int, seed: int = 0):
     """``copies`` copies of ``load_env(name)``, seeded ``seed + i``, stepped as one batch.
 

@@ -36,11 +36,15 @@ def plot_learning_curve(
     title: str = "Learning curve",
     label: str = "evaluation",
     ylabel: str = "average return",
+    lower_label: str = "TD loss (log scale)",
+    lower_log: bool = True,
     path: str | Path | None = None,
 ):
     """Plot returns (points), their moving average (line) and, optionally, the loss below.
 
     ``label`` names the points in the legend (e.g. "training episode"), ``ylabel`` the y-axis.
+    The lower panel (``losses``: steps and values) shows a loss on a log scale unless
+    ``lower_log`` is False; ``lower_label`` names it (e.g. "ε" for an exploration schedule).
     ``complete`` marks evaluations that ran all their episodes; the others (stopped early,
     their mean covering only finished episodes) are drawn as hollow points.
     """
@@ -68,7 +72,10 @@ def plot_learning_curve(
             alpha=0.6,
             label="stopped early (finished episodes only)",
         )
-    ax.plot(steps, moving_average(returns, window), "-", lw=2, label=f"moving average ({window})")
+    average = moving_average(returns, window)
+    ax.plot(
+        steps, average, "-", color="tab:orange", lw=2, zorder=3, label=f"moving average ({window})"
+    )
     if target is not None:
         ax.axhline(target, color="green", ls="--", lw=1, label=f"target {target:g}")
     ax.set_ylabel(ylabel)
@@ -78,14 +85,46 @@ def plot_learning_curve(
         loss_steps, loss_values = losses
         lax = axes[1, 0]
         lax.plot(loss_steps, loss_values, lw=1, color="tab:red")
-        lax.set_yscale("log")
-        lax.set_ylabel("TD loss (log scale)")
+        if lower_log:
+            lax.set_yscale("log")
+        lax.set_ylabel(lower_label)
     axes[-1, 0].set_xlabel(xlabel)
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100)
     return fig
+
+
+def plot_values_and_epsilon(
+    steps: Sequence[float],
+    start_values: Sequence[float],
+    epsilons: Sequence[float],
+    *,
+    gamma: float,
+    path: str | Path | None = None,
+):
+    """At each quick check: the network's value of fixed start states (top) and ε (bottom).
+
+    The dashed line is 1 / (1 - gamma), the value of a policy that never fails. Taught in
+    notebook 07; notebook 03 draws the same for TF-Agents' DQN.
+    """
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
+    top.plot(steps, start_values, "o-", label="mean max Q of start states")
+    top.axhline(1 / (1 - gamma), color="gray", linestyle="--", label="1 / (1 - γ)")
+    top.set_ylabel("expected return")
+    top.legend(loc="center right")
+    bottom.plot(steps, epsilons, "o-", color="tab:orange")
+    bottom.set_ylabel("ε")
+    bottom.set_xlabel("environment steps")
+    figure.suptitle("At each quick check: the network's estimate of the start, and ε")
+    figure.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+    return figure
 
 
 def draw_agent_environment_loop():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 RESULTS_ENV = "COURSE_RESULTS"
@@ -35,6 +37,53 @@ class Stopwatch:
 
     def __exit__(self, *exc_info: object) -> None:
         self.timings[self.name] += time.perf_counter() - self.start
+
+
+class _LiveLine:
+    """A file for tqdm that shows only its latest line, in one notebook output updated in place.
+
+    A widget bar would be saved in the notebook as its first state ("0%"); a line updated in
+    place is saved as its last, which is what a reader of the executed notebook should see.
+    """
+
+    def __init__(self) -> None:
+        from IPython.display import Pretty, display
+
+        self._pretty = Pretty
+        self._handle = display(Pretty(""), display_id=True)
+
+    def write(self, text: str) -> None:
+        lines = text.replace("\r", "\n").strip().splitlines()
+        if lines:
+            self._handle.update(self._pretty(lines[-1]))
+
+    def flush(self) -> None:
+        pass
+
+
+def in_notebook_kernel() -> bool:
+    """True inside a Jupyter kernel (where Python's stderr is the kernel's stream)."""
+    return "ipykernel" in sys.modules and type(sys.stderr).__name__ == "OutStream"
+
+
+def progress_bar(iterable: Iterable, *, desc: str, disable: bool = False):
+    """A ``tqdm`` progress bar: in a notebook one text line updated in place, else on stderr.
+
+    Unlike a plain ``tqdm``, leaving the loop early (``break``) does not close the bar: the
+    trainers show their final numbers on it, then close it themselves. Its count is of the
+    iterations started, so a loop that stops in its 6th iteration shows 6.
+    """
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        def __iter__(self):
+            for item in self.iterable:
+                self.update(1)
+                yield item
+
+    if disable or not in_notebook_kernel():
+        return Bar(iterable, desc=desc, disable=disable)
+    return Bar(iterable, desc=desc, file=_LiveLine(), ncols=100, mininterval=0.5)
 
 
 def training_outcome(

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from utils.bootstrap import installed
+from utils.infra.report import in_notebook_kernel
 
 DISPLAY_MODES = ("auto", "xvfb", "dummy", "existing")
 
@@ -150,7 +151,7 @@ def quiet_native_logs() -> bool:
     global _native_filter
     if _native_filter is not None:
         return True
-    if type(sys.stderr).__name__ != "OutStream":  # not an IPython kernel
+    if not in_notebook_kernel():
         return False
     read_end, write_end = os.pipe()
     forward_to = os.dup(2)

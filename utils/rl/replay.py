@@ -134,6 +134,24 @@ class ReverbReplay(Replay):
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
 
+def make_reverb_table(collect_data_spec, capacity, table_name, sequence_length=2, min_size=1):
+    """The Reverb table: what an item is, how items are drawn and evicted, when sampling starts."""
+    reverb = import_reverb()
+    from tf_agents.specs import tensor_spec
+
+    # An item is `sequence_length` consecutive steps: the agent's collect_data_spec with a
+    # leading time dimension.
+    signature = tensor_spec.add_outer_dim(tensor_spec.from_spec(collect_data_spec), sequence_length)
+    return reverb.Table(
+        table_name,
+        max_size=capacity,
+        sampler=reverb.selectors.Uniform(),  # every item is equally likely to be drawn
+        remover=reverb.selectors.Fifo(),  # when full, the oldest item goes first
+        rate_limiter=reverb.rate_limiters.MinSize(min_size),  # sample once min_size are in
+        signature=signature,
+    )
+
+
 def build_reverb_replay(
     collect_data_spec,
     capacity: int,
@@ -150,18 +168,8 @@ def build_reverb_replay(
     if table_name in _LIVE:  # a cell run again: stop the previous server first
         _LIVE[table_name].close()
 
-    # The table stores items of `sequence_length` consecutive steps: its signature is the
-    # agent's collect_data_spec with a leading time dimension.
+    table = make_reverb_table(collect_data_spec, capacity, table_name, sequence_length, min_size)
     collect_data_spec = tensor_spec.from_spec(collect_data_spec)
-    signature = tensor_spec.add_outer_dim(collect_data_spec, sequence_length)
-    table = reverb.Table(
-        table_name,
-        max_size=capacity,
-        sampler=reverb.selectors.Uniform(),  # every item is equally likely to be drawn
-        remover=reverb.selectors.Fifo(),  # when full, the oldest item goes first
-        rate_limiter=reverb.rate_limiters.MinSize(min_size),  # sample once min_size are in
-        signature=signature,
-    )
 
     # The server hosts the table on a free local port. It can checkpoint tables to disk:
     # we give it a temporary folder of our own, deleted again by close().

@@ -204,6 +204,16 @@ class History:
         return dataclasses.asdict(self)
 
 
+@dataclass
+class QHistory(History):
+    """A value-based trainer's history: also ε and the value of start states at each check."""
+
+    eval_epsilons: list[float] = field(default_factory=list)  # ε at each quick check
+    # ... and the greedy value max_a Q(s, a) of fixed start states, averaged (how much return
+    # the network expects from the start; about 1 / (1 - gamma) for a policy that never fails).
+    eval_start_values: list[float] = field(default_factory=list)
+
+
 # --- the "solved" check ----------------------------------------------------------------------
 
 
