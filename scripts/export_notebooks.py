@@ -28,6 +28,7 @@ TARGETS = {
     "03_dqn_tf_agents": "utils/agents/dqn.py",
     "07_dqn_from_scratch": "utils/agents/dqn_scratch.py",
     "08_actor_critic": "utils/agents/actor_critic.py",
+    "09_training_fast": "utils/agents/fast_dqn.py",
 }
 MARK = re.compile(r"^#@save(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 

@@ -385,3 +385,17 @@ def test_a_short_training_run_records_its_history(bootstrap):
     assert all(np.isfinite(v) for v in history.eval_start_values)
     assert sum(history.episode_returns) <= 500 and not history.solved
     assert "not solved after 500" in history.summary()
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda e: abs(e), "absolute error"),
+        (lambda e: dqn_scratch.elementwise_loss(e, "huber"), "Huber loss"),
+        (lambda e: dqn_scratch.tf.reduce_mean(dqn_scratch.tf.square(e)), "one loss per error"),
+        (lambda e: 2.0 * e, "squared loss is"),
+    ],
+)
+def test_squared_loss_exercise_names_the_plausible_wrong_answers(answer, message):
+    with pytest.raises(AssertionError, match=message):
+        exercises.check("07.squared_loss", answer)

@@ -119,27 +119,78 @@ def test_wrong_epsilon_fails():
 # --- notebook 08: bootstrapped returns ----------------------------------------------------
 
 
-def test_bootstrapped_returns_reference_passes_its_checker():
-    message = exercises.CHECKS["08.bootstrapped_returns"](exercises.bootstrapped_returns)
-    assert "match" in message
+def test_bootstrapped_returns_check_trains_with_the_answer():
+    calls = []
+
+    def recording(rewards, gamma, last_value=0.0):
+        calls.append((len(rewards), gamma, last_value))
+        return exercises.bootstrapped_returns(rewards, gamma, last_value)
+
+    message = exercises.CHECKS["08.bootstrapped_returns"](recording)
+    assert "solved CartPole-v1" in message and "24 episodes match" in message
+    trained = [(n, last_value) for n, gamma, last_value in calls if gamma == 0.99]
+    assert len(trained) > 20  # one call per training episode
+    # Episodes cut off at 500 steps bootstrap with 1 / (1 - gamma); the others with 0.
+    assert any(n == 500 for n, _ in trained)
+    for n, last_value in trained:
+        assert last_value == (pytest.approx(100.0) if n == 500 else 0.0)
 
 
-def test_bootstrapped_returns_checker_rejects_wrong_answers():
-    def forgets_bootstrap(rewards, gamma, last_value=0.0):
-        return exercises.bootstrapped_returns(rewards, gamma, 0.0)
+def test_bootstrapped_returns_check_reports_an_agent_that_does_not_learn(monkeypatch):
+    monkeypatch.setattr(exercises, "BOOTSTRAP_MAX_EPISODES", 2)
+    with pytest.raises(AssertionError, match=r"right numbers, but .* did not solve"):
+        exercises.CHECKS["08.bootstrapped_returns"](exercises.bootstrapped_returns)
 
-    def undiscounted(rewards, gamma, last_value=0.0):
-        return exercises.bootstrapped_returns(rewards, 1.0, last_value)
 
+def ignores_last_value(rewards, gamma, last_value=0.0):
+    return exercises.bootstrapped_returns(rewards, gamma, 0.0)
+
+
+def undiscounted_last_value(rewards, gamma, last_value=0.0):
+    import numpy as np
+
+    plain = exercises.bootstrapped_returns(rewards, gamma, 0.0)
+    return plain + gamma ** np.arange(len(rewards) - 1, -1, -1) * last_value
+
+
+def normalised(rewards, gamma, last_value=0.0):
+    returns = exercises.bootstrapped_returns(rewards, gamma, last_value)
+    return (returns - returns.mean()) / (returns.std() + 1e-8)
+
+
+def undiscounted(rewards, gamma, last_value=0.0):
+    return exercises.bootstrapped_returns(rewards, 1.0, last_value)
+
+
+def off_by_one(rewards, gamma, last_value=0.0):  # G_t = r_{t+1} + ...: not a named mistake
+    import numpy as np
+
+    returns = exercises.bootstrapped_returns(rewards, gamma, last_value)
+    return np.append(returns[1:], last_value)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (ignores_last_value, "ignore last_value"),
+        (undiscounted_last_value, "discount it like a later reward"),
+        (normalised, "are normalised"),
+        (undiscounted, "not discounted"),
+        (off_by_one, "expected"),
+    ],
+)
+def test_bootstrapped_returns_rejects_plausible_wrong_answers(answer, message):
+    with pytest.raises(AssertionError, match=message) as error:
+        exercises.CHECKS["08.bootstrapped_returns"](answer)
+    assert "\n" not in str(error.value)  # one line
+
+
+def test_bootstrapped_returns_stub_is_reported():
     def stub(rewards, gamma, last_value=0.0):
         raise NotImplementedError
 
-    with pytest.raises(AssertionError, match="last_value"):
-        exercises.CHECKS["08.bootstrapped_returns"](forgets_bootstrap)
-    with pytest.raises(AssertionError):
-        exercises.CHECKS["08.bootstrapped_returns"](undiscounted)
-    with pytest.raises(NotImplementedError):
-        exercises.CHECKS["08.bootstrapped_returns"](stub)
+    with pytest.raises(NotImplementedError, match="still the stub"):
+        exercises.check("08.bootstrapped_returns", stub)
 
 
 def test_bootstrapped_returns_rejects_bad_input():

@@ -1,4 +1,7 @@
-"""utils/agents/fast_dqn.py: the in-graph DQN's replay, evaluation rule and training (not timed)."""
+"""utils/agents/fast_dqn.py: the in-graph DQN's pieces, replay, evaluation rule and training.
+
+The pieces (epsilon, store_transitions, collect_step, td_targets, huber, train_step, ...) are
+notebook 09's #@save cells, exported into the module; nothing here is timed."""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def test_ring_buffer_fills_wraps_and_stores_true_transitions():
         agent.iterate()
     assert int(agent.replay_size.numpy()) == SMALL.replay_capacity  # full, never more
     assert int(agent.replay_next.numpy()) == (4 * per_iteration) % SMALL.replay_capacity
-    assert int(agent.train_step.numpy()) == 3 * SMALL.train_steps_per_iteration
+    assert int(agent.train_steps.numpy()) == 3 * SMALL.train_steps_per_iteration
     replay = {k: v.numpy() for k, v in agent.replay.items()}
     # Every stored transition is Gym's physics applied to the stored observation and action.
     expected, terminated = tf_cartpole.physics_step(
@@ -55,6 +58,7 @@ def test_ring_buffer_fills_wraps_and_stores_true_transitions():
     )
     np.testing.assert_allclose(replay["next_observation"], expected.numpy(), atol=1e-6)
     np.testing.assert_array_equal(replay["discount"] == 0.0, terminated.numpy())
+    np.testing.assert_array_equal(replay["reward"], 1.0)  # CartPole pays 1 on every step
 
 
 def test_truncation_keeps_discount_one():
@@ -74,13 +78,98 @@ def test_targets_use_the_target_network_until_synchronised():
     before = [p.numpy().copy() for p in agent.target_params]
     for _ in range(2):
         agent.iterate()
-    assert int(agent.train_step.numpy()) > 0
+    assert int(agent.train_steps.numpy()) > 0
     for old, new in zip(before, agent.target_params, strict=True):
         np.testing.assert_array_equal(old, new.numpy())
     assert any(
         not np.array_equal(p.numpy(), t.numpy())
         for p, t in zip(agent.params, agent.target_params, strict=True)
     )
+
+
+def test_epsilon_falls_linearly_then_stays():
+    s = fast_dqn.FAST
+    values = [float(fast_dqn.epsilon(s, n)) for n in (0, s.epsilon_decay_env_steps // 2)]
+    assert values == pytest.approx([s.epsilon_start, (s.epsilon_start + s.epsilon_end) / 2])
+    for n in (s.epsilon_decay_env_steps, 10 * s.epsilon_decay_env_steps):
+        assert float(fast_dqn.epsilon(s, n)) == pytest.approx(s.epsilon_end)
+
+
+def test_epsilon_greedy_is_random_until_the_replay_warms_up_then_greedy():
+    settings = SMALL.replace(
+        num_envs=64, collect_steps_per_env=1, epsilon_start=0.0, epsilon_end=0.0
+    )
+    agent = fast_dqn.FastDqn(settings, seed=0)
+    observation = tf.random.uniform([64, 4], -0.05, 0.05, seed=1)
+    greedy = agent.greedy_actions(observation).numpy()
+    warm_up = fast_dqn.epsilon_greedy(agent, observation).numpy()
+    assert 0 < np.sum(warm_up != greedy) < 64  # random: about half differ from greedy
+    agent.replay_size.assign(settings.initial_collect_steps)
+    np.testing.assert_array_equal(fast_dqn.epsilon_greedy(agent, observation).numpy(), greedy)
+
+
+def test_store_transitions_wraps_around_the_ring():
+    agent = fast_dqn.FastDqn(SMALL.replace(replay_capacity=6, collect_steps_per_env=1), seed=0)
+    for write in (1, 2, 3):
+        fast_dqn.store_transitions(agent, {"action": tf.fill([4], write)})
+    np.testing.assert_array_equal(agent.replay["action"].numpy(), [2, 2, 3, 3, 3, 3])
+    assert int(agent.replay_next.numpy()) == 0 and int(agent.replay_size.numpy()) == 6
+
+
+def test_td_targets_bootstrap_unless_terminated():
+    agent = fast_dqn.FastDqn(SMALL, seed=0)
+    next_observation = tf.random.uniform([3, 4], -0.05, 0.05, seed=2)
+    batch = {
+        "reward": tf.constant([1.0, 1.0, 2.0]),
+        "next_observation": next_observation,
+        "discount": tf.constant([0.0, 1.0, 1.0]),  # terminated, truncated (or running), running
+    }
+    best = np.max(agent.q_values(next_observation, agent.target_params).numpy(), axis=-1)
+    expected = [1.0, 1.0 + SMALL.gamma * best[1], 2.0 + SMALL.gamma * best[2]]
+    np.testing.assert_allclose(fast_dqn.td_targets(agent, batch).numpy(), expected, rtol=1e-6)
+
+
+def test_huber_is_quadratic_inside_one_and_linear_outside():
+    errors = tf.constant([-3.0, -1.0, -0.5, 0.0, 0.5, 2.0])
+    np.testing.assert_allclose(fast_dqn.huber(errors).numpy(), [2.5, 0.5, 0.125, 0, 0.125, 1.5])
+
+
+def test_train_step_lowers_the_loss_on_a_fixed_replay_and_syncs_on_schedule():
+    settings = SMALL.replace(target_update_period=20, initial_collect_steps=0)
+    agent = fast_dqn.FastDqn(settings, seed=0)
+    for _ in range(16):
+        fast_dqn.collect_step(agent)
+    step = tf.function(lambda: fast_dqn.train_step(agent), autograph=False)
+    losses = [float(step()) for _ in range(19)]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert any(
+        not np.array_equal(p.numpy(), t.numpy())
+        for p, t in zip(agent.params, agent.target_params, strict=True)
+    )
+    step()  # train step 20: the target network becomes a copy of the Q-network
+    for p, t in zip(agent.params, agent.target_params, strict=True):
+        np.testing.assert_array_equal(p.numpy(), t.numpy())
+
+
+def test_iterate_runs_the_collect_and_train_steps_it_is_given():
+    calls = {"collect": 0, "train": 0}
+
+    def collect(agent):  # traced once, run collect_steps_per_env times per call
+        calls["collect"] += 1
+        agent.env_steps.assign_add(agent.settings.num_envs)
+        agent.replay_size.assign(agent.settings.initial_collect_steps)
+
+    def train(agent):
+        calls["train"] += 1
+        agent.train_steps.assign_add(1)
+        return tf.constant(7.0)
+
+    agent = fast_dqn.FastDqn(SMALL, seed=0, collect_fn=collect, train_fn=train)
+    assert float(agent.iterate()) == 7.0
+    assert calls == {"collect": 1, "train": 1}  # each traced once into the loop's body
+    assert int(agent.env_steps.numpy()) == SMALL.num_envs * SMALL.collect_steps_per_env
+    assert int(agent.train_steps.numpy()) == SMALL.train_steps_per_iteration
+    assert int(agent.replay_next.numpy()) == 0  # the module's collect_step never ran
 
 
 def gym_mean_return(policy, episodes, seed):

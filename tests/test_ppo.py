@@ -1,4 +1,5 @@
-"""Unit tests of utils/agents/ppo.py: settings, the agent, collection, episode bookkeeping."""
+"""Unit tests of utils/agents/ppo.py: settings, the agent, collection, episode bookkeeping,
+and PPO's pieces by hand (GAE and the clipped surrogate objective)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,149 @@ def test_a_short_training_run_keeps_its_bookkeeping():
     assert len(history.eval_returns) == 3 and len(history.losses) == 3
     assert not history.solved and "not solved" in history.summary()
     assert int(agent.train_step_counter.numpy()) == 3 * 2  # one per epoch
+
+
+# --- PPO's pieces by hand (the #@save cells of notebook 08) ----------------------------------
+
+
+def test_gae_on_a_hand_worked_episode():
+    rewards, values = np.ones(3), np.array([0.5, 1.0, 1.5, 2.0])
+    fell = [False, False, True]  # V(s_3) must not count
+    # delta = [1 + 0.9 * 1 - 0.5, 1 + 0.9 * 1.5 - 1, 1 - 1.5]
+    np.testing.assert_allclose(
+        ppo.gae_advantages(rewards, values, fell, 0.9, 0.0), [1.4, 1.35, -0.5]
+    )
+    # lambda = 1: the discounted return minus V, G = [2.71, 1.9, 1].
+    np.testing.assert_allclose(
+        ppo.gae_advantages(rewards, values, fell, 0.9, 1.0), [2.21, 0.9, -0.5]
+    )
+    # Cut off instead of ended: V(s_3) = 2 bootstraps, delta_2 = 1 + 0.9 * 2 - 1.5 = 1.3.
+    cut = ppo.gae_advantages(rewards, values, [False] * 3, 0.9, 1.0)
+    np.testing.assert_allclose(cut, [1.4 + 0.9 * 2.52, 1.35 + 0.9 * 1.3, 1.3])
+
+
+def test_gae_restarts_at_an_episode_end():
+    rewards, ends = np.ones(4), [False, True, False, False]
+    values = np.array([1.0, 2.0, 10.0, 0.0, 4.0])  # V(s_2) = 10 starts the next episode
+    # delta = [1 + 0.5 * 2 - 1, 1 - 2, 1 + 0.5 * 0 - 10, 1 + 0.5 * 4 - 0]; gamma * lam = 0.25
+    expected = [1.0 + 0.25 * -1.0, -1.0, -9.0 + 0.25 * 3.0, 3.0]
+    np.testing.assert_allclose(ppo.gae_advantages(rewards, values, ends, 0.5, 0.5), expected)
+    # Rows of a batch are independent copies.
+    batch = ppo.gae_advantages(
+        np.stack([rewards, rewards]), np.stack([values, values + 1]), [ends, ends], 0.5, 0.5
+    )
+    np.testing.assert_allclose(batch[0], expected)
+    np.testing.assert_allclose(batch[1], ppo.gae_advantages(rewards, values + 1, ends, 0.5, 0.5))
+
+
+def test_gae_agrees_with_tf_agents_value_ops():
+    import tensorflow as tf
+    from tf_agents.utils import value_ops
+
+    rng = np.random.default_rng(0)
+    rewards, values = rng.normal(size=(3, 7)), rng.normal(size=(3, 8))
+    ends = rng.random((3, 7)) < 0.2
+    gamma, lam = 0.98, 0.8
+    expected = value_ops.generalized_advantage_estimation(
+        values=tf.constant(values[:, :-1]),
+        final_value=tf.constant(values[:, -1]),
+        discounts=tf.constant(gamma * (1.0 - ends)),
+        rewards=tf.constant(rewards),
+        td_lambda=lam,
+        time_major=False,
+    )
+    got = ppo.gae_advantages(rewards, values, ends, gamma, lam)
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-10)
+
+
+def test_gae_matches_the_agent_given_its_batch_end_bootstrap():
+    # PPOAgent.compute_advantages bootstraps the last step with the second-to-last value
+    # (tensorflow/agents#953); notebook 08 shows this. If TF-Agents fixes it, update the notebook.
+    import tensorflow as tf
+
+    agent = ppo.build_agent(SMALL, ppo.make_train_env(SMALL, seed=0))
+    rng = np.random.default_rng(1)
+    rewards, values = rng.normal(size=(2, 5)), rng.normal(size=(2, 6))
+    ends = np.array([[0, 1, 0, 0, 0], [0, 0, 0, 1, 0]], bool)
+    discounts = SMALL.gamma * (1.0 - ends)
+    got = agent.compute_advantages(
+        tf.constant(rewards, tf.float32),
+        None,
+        tf.constant(discounts, tf.float32),
+        tf.constant(values, tf.float32),
+    ).numpy()
+    as_agent = np.concatenate([values[:, :-1], values[:, -2:-1]], axis=1)
+    expected = ppo.gae_advantages(rewards, as_agent, ends, SMALL.gamma, SMALL.gae_lambda)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_gae_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="one more step"):
+        ppo.gae_advantages(np.ones(3), np.ones(3), [False] * 3, 0.9, 0.9)
+    with pytest.raises(ValueError, match="episode_ends"):
+        ppo.gae_advantages(np.ones(3), np.ones(4), [False] * 2, 0.9, 0.9)
+    with pytest.raises(ValueError, match="lam"):
+        ppo.gae_advantages(np.ones(3), np.ones(4), [False] * 3, 0.9, 1.5)
+    with pytest.raises(ValueError, match="at least one step"):
+        ppo.gae_advantages(np.ones(0), np.ones(1), [], 0.9, 0.9)
+
+
+def test_clipped_surrogate_on_hand_worked_steps():
+    ratios = np.array([0.5, 1.0, 1.5, 0.5, 1.0, 1.5])
+    advantages = np.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+    # min(r A, clip(r, 0.8, 1.2) A) per step:
+    terms = np.array([0.5, 1.0, 1.2, -0.8, -1.0, -1.5])
+    new, old = np.log(ratios), np.zeros(6)
+    assert ppo.clipped_surrogate(new, old, advantages, 0.2) == pytest.approx(terms.mean())
+    for i in range(6):
+        assert ppo.clipped_surrogate(new[i : i + 1], old[:1], advantages[i : i + 1], 0.2) == (
+            pytest.approx(terms[i])
+        )
+    # Weights multiply the terms; the mean still runs over every step.
+    weights = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    got = ppo.clipped_surrogate(new, old, advantages, 0.2, weights=weights)
+    assert got == pytest.approx((terms * weights).sum() / 6)
+
+
+def test_clipped_surrogate_rejects_bad_input():
+    with pytest.raises(ValueError, match="shapes"):
+        ppo.clipped_surrogate(np.zeros(3), np.zeros(2), np.zeros(3), 0.2)
+    with pytest.raises(ValueError, match="clip_ratio"):
+        ppo.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), 1.5)
+
+
+def test_clipped_surrogate_is_minus_the_agents_policy_gradient_loss():
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+    from tf_agents.trajectories import time_step as ts
+
+    agent = ppo.build_agent(SMALL, ppo.make_train_env(SMALL, seed=0))
+    rng = np.random.default_rng(2)
+    shape = (2, 6)
+    old_logits, new_logits = rng.normal(size=(*shape, 2)), rng.normal(size=(*shape, 2))
+    actions = rng.integers(0, 2, size=shape)
+    advantages, weights = rng.normal(size=shape), (rng.random(shape) < 0.8).astype(float)
+
+    def log_probs(logits):
+        return tfp.distributions.Categorical(logits=logits).log_prob(actions).numpy()
+
+    time_steps = ts.TimeStep(
+        step_type=tf.ones(shape, tf.int32),
+        reward=tf.zeros(shape),
+        discount=tf.ones(shape),
+        observation=tf.zeros((*shape, 4)),
+    )
+    loss = agent.policy_gradient_loss(
+        time_steps,
+        tf.constant(actions, tf.int64),
+        tf.constant(log_probs(old_logits), tf.float32),
+        tf.constant(advantages, tf.float32),
+        tfp.distributions.Categorical(logits=tf.constant(new_logits, tf.float32)),
+        tf.constant(weights, tf.float32),
+    )
+    objective = ppo.clipped_surrogate(
+        log_probs(new_logits), log_probs(old_logits), advantages, SMALL.clip_ratio, weights
+    )
+    ratios = np.exp(log_probs(new_logits) - log_probs(old_logits))
+    assert np.any(np.abs(ratios - 1) > SMALL.clip_ratio)  # the clip matters in this case
+    assert float(loss) == pytest.approx(-objective, rel=1e-5, abs=1e-6)

@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from utils.agents import dqn_scratch
+from utils.infra.runtime import LazyModule
 from utils.rl.training import check_between
+
+tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
 
 # --- reference solutions ---------------------------------------------------------------
 
@@ -39,6 +42,11 @@ def sarsa_target(q, reward, next_state, next_action, terminated, gamma):
     if terminated:
         return reward
     return reward + gamma * q[next_state][next_action]
+
+
+def squared_loss(errors):
+    """Notebook 07: the squared TD error of each transition, with no guard against large ones."""
+    return tf.square(errors)
 
 
 def linear_epsilon(
@@ -98,6 +106,7 @@ SOLUTIONS: dict[str, Callable] = {
     "02.sarsa_target": sarsa_target,
     "03.linear_epsilon": linear_epsilon,
     "07.double_dqn_target": dqn_scratch.double_dqn_target,
+    "07.squared_loss": squared_loss,
     "08.bootstrapped_returns": bootstrapped_returns,
     "09.semi_implicit_step": semi_implicit_step,
 }
@@ -225,6 +234,52 @@ def _check_sarsa_target(func: Callable) -> str:
     )
 
 
+def _train_scratch_with(settings, what: str, ops: str = "", **piece):
+    """Train notebook 07's DQN with the learner's ``piece``; it must solve the task."""
+    try:
+        _, history = dqn_scratch.train(settings, seed=0, progress=False, **piece)
+    except Exception as err:  # e.g. NumPy calls on the symbolic tensors of the traced step
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise AssertionError(
+            f"Your {what} gives the right numbers but fails inside the compiled train step, "
+            f"where it receives TensorFlow tensors: write it with TensorFlow ops{ops}. "
+            f"The error was: {first}"
+        ) from None
+    if not history.solved:
+        raise AssertionError(
+            f"An agent trained with your {what} did not solve CartPole-v1: {history.summary()}"
+        )
+    return history
+
+
+def _check_squared_loss(func: Callable) -> str:
+    errors = np.array([-3.0, -0.5, 0.0, 0.5, 2.0], np.float32)
+    got = np.asarray(func(tf.constant(errors)), dtype=float)
+    if got.shape != errors.shape:
+        raise AssertionError(
+            f"Expected one loss per error, shape {errors.shape}; got shape {got.shape}. "
+            "Return the loss of each error: dqn_loss takes the mean itself."
+        )
+    absolute = np.abs(errors)
+    huber = np.where(absolute <= 1, 0.5 * errors**2, absolute - 0.5)
+    for wrong, name in ((absolute, "absolute error |e|"), (huber, "Huber loss")):
+        if np.allclose(got, wrong):
+            raise AssertionError(f"That is the {name}; the squared loss is e ** 2 for each error.")
+    if not (np.allclose(got, errors**2) or np.allclose(got, 0.5 * errors**2)):
+        raise AssertionError(
+            f"For errors {errors.tolist()} the squared loss is {(errors**2).tolist()} "
+            f"(or half of it); got {got.round(4).tolist()}."
+        )
+    # Now it trains: no Huber loss and no gradient clipping, the course's other settings.
+    settings = dqn_scratch.COURSE.replace(gradient_clipping=None)
+    history = _train_scratch_with(settings, "loss", loss_rule=func)
+    return (
+        f"the squared errors agree; with it and no gradient clipping an agent solved "
+        f"CartPole-v1 after {history.env_steps_to_solve:,} environment steps, its largest "
+        f"loss {max(history.losses):.3g}"
+    )
+
+
 def _check_linear_epsilon(func: Callable) -> str:
     cases = [  # (step, start, end, decay_steps) -> expected
         ((0, 1.0, 0.04, 1000), 1.0),
@@ -269,23 +324,11 @@ def _check_double_dqn_target(func: Callable) -> str:
             f"Double DQN targets should be {expected.tolist()}, got {got.tolist()}."
         )
     # Now the rule trains: an agent with the course's settings must solve CartPole with it.
-    settings = dqn_scratch.COURSE
-    try:
-        _, history = dqn_scratch.train(settings, seed=0, target_rule=func, progress=False)
-    except Exception as err:  # e.g. NumPy calls on the symbolic tensors of the traced step
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise AssertionError(
-            "Your rule gives the right numbers but fails inside the compiled train step, where "
-            "it receives TensorFlow tensors: write it with TensorFlow ops (tf.argmax, "
-            f"tf.gather, ...). The error was: {first}"
-        ) from None
-    if not history.solved:
-        raise AssertionError(
-            f"An agent trained with your rule did not solve CartPole-v1: {history.summary()}"
-        )
+    ops = " (tf.argmax, tf.gather, ...)"
+    history = _train_scratch_with(dqn_scratch.COURSE, "rule", ops, target_rule=func)
     return (
         f"{len(expected)} transitions agree, 3 where plain DQN differs; an agent trained with "
-        f"it solved CartPole-v1 ({history.solved_return:.1f} over {settings.solve_episodes} "
+        f"it solved CartPole-v1 ({history.solved_return:.1f} over {history.solved_episodes} "
         f"episodes) after {history.env_steps_to_solve:,} environment steps"
     )
 
@@ -329,8 +372,81 @@ def _check_semi_implicit_step(func: Callable) -> str:
     return f"500 random transitions agree with Gym ({precision})"
 
 
+# The bootstrapped-returns check trains the notebook's actor-critic; an answer that does not
+# learn gives up after this many training episodes (the reference solves in far fewer).
+BOOTSTRAP_MAX_EPISODES = 600
+
+
+def _bootstrap_mistake(func: Callable) -> str | None:
+    """A one-line hint if the answer makes a plausible mistake on one small episode, else None."""
+    rewards, gamma, last_value = np.array([1.0, 2.0, 3.0]), 0.5, 8.0
+    right = bootstrapped_returns(rewards, gamma, last_value)
+    got = np.asarray(func(rewards.copy(), gamma, last_value), dtype=float)
+    if got.shape != right.shape or np.allclose(got, right):
+        return None
+    plain = bootstrapped_returns(rewards, gamma, 0.0)
+    steps_to_end = np.arange(rewards.size - 1, -1, -1)  # T - 1 - t
+    mistakes = [
+        (
+            plain,
+            "Your returns ignore last_value: start the backward sum at G_T = last_value, not 0.",
+        ),
+        (
+            plain + gamma**steps_to_end * last_value,
+            "last_value is the return after the last step, so discount it like a later "
+            "reward: G_{T-1} = r_{T-1} + gamma * last_value.",
+        ),
+        (
+            (right - right.mean()) / right.std(),
+            "Your returns are normalised: return the plain discounted sums (the training "
+            "normalises them itself).",
+        ),
+        (
+            bootstrapped_returns(rewards, 1.0, last_value),
+            "Your returns are not discounted: G_t = r_t + gamma * G_{t+1}, gamma at every step.",
+        ),
+    ]
+    for wrong, hint in mistakes:
+        if np.allclose(got, wrong, atol=1e-6):
+            return f"rewards={rewards.tolist()}, gamma={gamma}, last_value={last_value}: {hint}"
+    return None
+
+
+def _train_with_bootstrapped_returns(func: Callable):
+    """Train notebook 08's actor-critic with ``func`` for the returns; return its history and
+    how many training episodes the time limit cut off (they bootstrap with 1 / (1 - gamma))."""
+    import gym
+    import tensorflow as tf
+
+    from utils.agents import actor_critic
+
+    settings = actor_critic.ActorCriticSettings(max_episodes=BOOTSTRAP_MAX_EPISODES)
+    time_limit = gym.spec(settings.env_name).max_episode_steps  # 500 on CartPole-v1
+    cut_off = []
+
+    def returns_fn(rewards, gamma):
+        truncated = len(rewards) >= time_limit  # the clock ended it, not the pole
+        # The return of a pole that never falls, 1 + gamma + gamma^2 + ... (the notebook's
+        # critic learns normalised returns, so its own V(s_T) is on another scale).
+        last_value = 1.0 / (1.0 - gamma) if truncated else 0.0
+        cut_off.append(truncated)
+        returns = np.asarray(func(np.array(rewards), gamma, last_value), dtype=np.float64)
+        if returns.std() <= 1e-6 * max(1.0, float(np.abs(returns).max())):
+            return np.zeros(returns.shape, np.float32)  # all equal: no step better than another
+        return ((returns - returns.mean()) / (returns.std() + 1e-8)).astype(np.float32)
+
+    tf.keras.utils.set_random_seed(0)
+    model = actor_critic.build_model(hidden_units=settings.hidden_units)
+    history = actor_critic.train(model, settings, seed=0, progress=False, returns_fn=returns_fn)
+    return history, sum(cut_off)
+
+
 def _check_bootstrapped_returns(func: Callable) -> str:
-    """Notebook 08's check: hand-worked cases, then random episodes against the reference."""
+    """Notebook 08's check: hand-worked cases and random episodes against the reference, then
+    the notebook's actor-critic must solve CartPole-v1 when it trains with the answer."""
+    hint = _bootstrap_mistake(func)
+    if hint:
+        raise AssertionError(hint)
     cases = [
         ([1.0, 1.0, 1.0], 0.5, 0.0, [1.75, 1.5, 1.0]),
         ([1.0, 1.0, 1.0], 0.5, 8.0, [2.75, 3.5, 5.0]),
@@ -366,13 +482,18 @@ def _check_bootstrapped_returns(func: Callable) -> str:
                 f"Random episode of {rewards.size} steps (gamma={gamma:.3f}, "
                 f"last_value={last_value:.3f}) gave different returns from the reference."
             )
-    # How much the bootstrap matters for CartPole cut off at 500 steps, gamma=0.99.
-    cut = np.asarray(func(np.ones(500), 0.99, 100.0), dtype=float)
-    plain = np.asarray(func(np.ones(500), 0.99, 0.0), dtype=float)
+    # Now the returns train: the notebook's actor-critic must solve CartPole-v1 with them.
+    history, cut_off = _train_with_bootstrapped_returns(func)
+    if not history.solved:
+        raise AssertionError(
+            f"Your returns give the right numbers, but the actor-critic trained with them did "
+            f"not solve CartPole-v1: {history.summary()}"
+        )
     return (
-        f"24 episodes match; at a 500-step time limit, bootstrapping with V=100 raises the "
-        f"last step's return from {plain[-1]:.1f} to {cut[-1]:.1f} and the first's by "
-        f"{cut[0] - plain[0]:.3f}"
+        f"{len(cases) + 20} episodes match; an actor-critic trained with your returns solved "
+        f"CartPole-v1 ({history.solved_return:.1f} over {history.solved_episodes} greedy "
+        f"episodes) after {history.episodes_to_solve} training episodes, {cut_off} of them cut "
+        f"off by the time limit and bootstrapped"
     )
 
 
@@ -382,6 +503,7 @@ CHECKS: dict[str, Callable[[Callable], str]] = {
     "02.sarsa_target": _check_sarsa_target,
     "03.linear_epsilon": _check_linear_epsilon,
     "07.double_dqn_target": _check_double_dqn_target,
+    "07.squared_loss": _check_squared_loss,
     "08.bootstrapped_returns": _check_bootstrapped_returns,
     "09.semi_implicit_step": _check_semi_implicit_step,
 }

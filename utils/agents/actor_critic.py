@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils import envs
+from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import EvalResult, evaluate_gym
@@ -203,8 +204,6 @@ def train(
     :func:`discounted_returns` and :func:`make_train_step`: notebook 08 passes its own cells'
     versions, so what it edits is what trains.
     """
-    from tqdm.auto import tqdm
-
     returns_fn = returns_fn or discounted_returns
 
     s = settings
@@ -231,7 +230,8 @@ def train(
         target=s.target_return,
         start=start,
     )
-    bar = tqdm(range(1, s.max_episodes + 1), desc="actor-critic", disable=not progress)
+    episodes = range(1, s.max_episodes + 1)
+    bar = report.progress_bar(episodes, desc="actor-critic", disable=not progress)
     for episode in bar:
         with Stopwatch(clock, "collect"):
             observations, actions, rewards = play_episode(env, model, rng, act=act)

@@ -3,13 +3,16 @@
 Taught in notebook 09, timed by ``benchmarks/fast_dqn.py``. Everything the training loop
 touches lives in ``tf.Variable``s: a batch of CartPoles (``utils.envs.tf_cartpole``), a replay ring
 buffer, a Q-network and its target network, and the Adam optimizer's moments. One
-``tf.function`` (optionally compiled with XLA) runs a whole iteration: collect
-``collect_steps`` steps in each of ``num_envs`` environments with the epsilon-greedy policy,
-write them into the ring buffer, then run ``train_steps`` DQN updates on random minibatches.
-Evaluation is another compiled function: 100 fresh CartPoles, played greedily side by side
-until each episode ends or reaches 500 steps, which is Gym's rule for "solved".
+``tf.function`` (optionally compiled with XLA) runs a whole iteration: ``collect_steps_per_env``
+collect steps (an epsilon-greedy action in each of ``num_envs`` environments, written into the
+ring buffer), then ``train_steps_per_iteration`` train steps (a DQN update on a random
+minibatch). Evaluation is another compiled function: 100 fresh CartPoles, played greedily side
+by side until each episode ends or reaches 500 steps, which is Gym's rule for "solved".
 
-Python only loops over iterations and reads back one number per call.
+The collect step and the train step, and the pieces they are made of, are notebook 09's cells
+(the generated block below); :class:`FastDqn` holds the variables and loops over whichever
+collect and train steps it is given, so a notebook can pass its own. Python only loops over
+iterations and reads back one number per call.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ import numpy as np
 from utils import envs
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra.report import Stopwatch
+from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import EvalResult, evaluate_gym
 from utils.rl.training import History, Settings, SolveCheck
+
+tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
+tf_cartpole = LazyModule("utils.envs.tf_cartpole")  # imports TensorFlow and TF-Agents
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,17 +127,142 @@ class FastHistory(History):
         )
 
 
+# --- the pieces of the algorithm, as notebook 09 teaches them ---------------------------------
+
+# BEGIN generated from notebooks/09_training_fast.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def epsilon(settings, env_steps):
+    """ε after ``env_steps`` environment steps: linear from start to end, then constant."""
+    fraction = tf.minimum(tf.cast(env_steps, tf.float32) / settings.epsilon_decay_env_steps, 1.0)
+    return settings.epsilon_start + fraction * (settings.epsilon_end - settings.epsilon_start)
+
+
+def epsilon_greedy(agent, observation):
+    """Actions [B] for observations [B, 4]: random with probability ε, otherwise greedy.
+
+    While the replay holds fewer than ``initial_collect_steps`` transitions, all are random.
+    """
+    s, size = agent.settings, observation.shape[0]
+    explore = agent.generator.uniform([size]) < epsilon(s, agent.env_steps)
+    explore = explore | (agent.replay_size < s.initial_collect_steps)
+    random_action = agent.generator.uniform([size], 0, 2, dtype=tf.int32)
+    return tf.where(explore, random_action, agent.greedy_actions(observation))
+
+
+def store_transitions(agent, transitions):
+    """Write a batch of transitions into the ring buffer's next rows, wrapping around.
+
+    ``transitions`` maps replay columns to one value per environment: ``{name: [B, ...]}``.
+    """
+    capacity, size = agent.settings.replay_capacity, transitions["action"].shape[0]
+    rows = ((agent.replay_next + tf.range(size)) % capacity)[:, None]  # [B, 1] row numbers
+    for name, values in transitions.items():
+        agent.replay[name].scatter_nd_update(rows, values)
+    agent.replay_next.assign((agent.replay_next + size) % capacity)
+    agent.replay_size.assign(tf.minimum(agent.replay_size + size, capacity))
+
+
+def collect_step(agent):
+    """One ε-greedy step of every training CartPole, stored in the replay; returns the actions.
+
+    Terminated (the pole fell, the cart left): discount 0, nothing follows. Truncated (the
+    500-step limit): discount 1, the state still had a future.
+    """
+    s = agent.settings
+    observation = agent.env_state.read_value()
+    action = epsilon_greedy(agent, observation)
+    out = tf_cartpole.autoreset_step(
+        observation, agent.env_steps_in_episode, action, agent.generator, s.max_episode_steps
+    )
+    transitions = {
+        "observation": observation,
+        "action": action,
+        "reward": out["reward"],
+        "next_observation": out["next_observation"],  # before any restart
+        "discount": tf.where(out["terminated"], 0.0, 1.0),
+    }
+    store_transitions(agent, transitions)
+    agent.env_state.assign(out["state"])  # a fresh start state where an episode ended
+    agent.env_steps_in_episode.assign(out["steps"])
+    agent.env_steps.assign_add(s.num_envs)
+    return action
+
+
+def sample_minibatch(agent):
+    """``batch_size`` stored transitions drawn uniformly (with replacement), column by column."""
+    size = agent.settings.batch_size
+    index = agent.generator.uniform([size], 0, agent.replay_size, dtype=tf.int32)
+    return {name: tf.gather(column, index) for name, column in agent.replay.items()}
+
+
+def td_targets(agent, batch):
+    """y = r + γ · discount · max_a' Q_target(s', a'), the discount 0 only where it terminated."""
+    next_q = agent.q_values(batch["next_observation"], agent.target_params)
+    best_next = tf.reduce_max(next_q, axis=-1)
+    return batch["reward"] + agent.settings.gamma * batch["discount"] * best_next
+
+
+def huber(errors):
+    """Huber loss: quadratic within ±1, linear beyond, so large errors do not dominate."""
+    return tf.where(tf.abs(errors) < 1.0, 0.5 * errors**2, tf.abs(errors) - 0.5)
+
+
+def td_loss(agent, batch, targets):
+    """Mean Huber loss of the TD errors y - Q(s, a) over a minibatch (a: the action taken)."""
+    q = agent.q_values(batch["observation"])
+    q_taken = tf.gather(q, batch["action"], axis=1, batch_dims=1)
+    return tf.reduce_mean(huber(tf.stop_gradient(targets) - q_taken))
+
+
+def sync_target(agent):
+    """Copy the Q-network into the target network every ``target_update_period`` train steps."""
+    sync = tf.equal(agent.train_steps % agent.settings.target_update_period, 0)
+    for target_p, p in zip(agent.target_params, agent.params, strict=True):
+        target_p.assign(tf.where(sync, p, target_p))
+
+
+def train_step(agent):
+    """One DQN update on a random minibatch; returns its loss (before the update)."""
+    batch = sample_minibatch(agent)
+    targets = td_targets(agent, batch)
+    with tf.GradientTape() as tape:
+        loss = td_loss(agent, batch, targets)
+    grads = tape.gradient(loss, agent.params)
+    grads, _ = tf.clip_by_global_norm(grads, agent.settings.gradient_clipping)
+    agent.apply_gradients(grads)  # Adam; counts agent.train_steps
+    sync_target(agent)
+    return loss
+
+
+# END generated from notebooks/09_training_fast.ipynb
+
+
+# --- the agent: its variables, the loop over the pieces, and evaluation ------------------------
+
+
 class FastDqn:
-    """The in-graph DQN: variables and two compiled functions, ``iterate`` and ``evaluate``."""
+    """The in-graph DQN: variables and two compiled functions, ``iterate`` and ``evaluate``.
 
-    def __init__(self, settings: FastDqnSettings = FAST, *, seed: int = 0) -> None:
-        import tensorflow as tf
+    ``collect_fn`` and ``train_fn`` are the collect step and the train step, functions of the
+    agent (default: this module's :func:`collect_step` and :func:`train_step`); ``iterate``
+    runs ``collect_steps_per_env`` of the first, then ``train_steps_per_iteration`` of the
+    second, in one ``tf.function``.
+    """
 
-        from utils.envs import tf_cartpole
-
+    def __init__(
+        self,
+        settings: FastDqnSettings = FAST,
+        *,
+        seed: int = 0,
+        collect_fn=None,
+        train_fn=None,
+    ) -> None:
         self.settings = s = settings
         self.seed = seed
-        self._tf, self._cp = tf, tf_cartpole
+        self.collect_fn = collect_fn or collect_step
+        self.train_fn = train_fn or train_step
         self.generator = tf.random.Generator.from_seed(seed)
         self.eval_generator = tf.random.Generator.from_seed(seed + 1_000_003)
         # Q-network and target network: Dense layers as plain variables (Glorot uniform).
@@ -145,15 +277,16 @@ class FastDqn:
                 tf.Variable(w, name=f"target_w{i}"),
                 tf.Variable(b, name=f"target_b{i}"),
             ]
-        # Adam's moments.
+        # Adam's moments: running averages of each gradient and of its square.
         self.adam_m = [tf.Variable(tf.zeros_like(p)) for p in self.params]
         self.adam_v = [tf.Variable(tf.zeros_like(p)) for p in self.params]
-        self.train_step = tf.Variable(0, dtype=tf.int64, name="train_step")
+        self.train_steps = tf.Variable(0, dtype=tf.int64, name="train_steps")
         # The replay ring buffer: one row per transition.
         c = s.replay_capacity
         self.replay = {
             "observation": tf.Variable(tf.zeros([c, 4]), name="replay_observation"),
             "action": tf.Variable(tf.zeros([c], tf.int32), name="replay_action"),
+            "reward": tf.Variable(tf.zeros([c]), name="replay_reward"),
             "next_observation": tf.Variable(tf.zeros([c, 4]), name="replay_next_observation"),
             "discount": tf.Variable(tf.zeros([c]), name="replay_discount"),  # 0: terminated
         }
@@ -166,11 +299,10 @@ class FastDqn:
         self.jit_compile = s.jit_compile
         self._build_functions(s.jit_compile)
 
-    # --- the network -------------------------------------------------------------------
+    # --- the network and its optimizer ----------------------------------------------------------
 
     def q_values(self, observation, params=None):
         """Q-values [B, 2] of observations [B, 4] (the target network's when given its params)."""
-        tf = self._tf
         params = self.params if params is None else params
         x = observation / tf.constant(self.settings.observation_scale, tf.float32)
         for i in range(0, len(params), 2):
@@ -181,77 +313,32 @@ class FastDqn:
 
     def greedy_actions(self, observation):
         """The greedy policy: the action with the larger Q-value."""
-        return self._tf.argmax(self.q_values(observation), axis=-1, output_type=self._tf.int32)
+        return tf.argmax(self.q_values(observation), axis=-1, output_type=tf.int32)
 
-    # --- one iteration: collect, then train ------------------------------------------------
-
-    def _epsilon(self):
-        tf, s = self._tf, self.settings
-        fraction = tf.minimum(tf.cast(self.env_steps, tf.float32) / s.epsilon_decay_env_steps, 1.0)
-        return s.epsilon_start + fraction * (s.epsilon_end - s.epsilon_start)
-
-    def _collect_step(self):
-        tf, s = self._tf, self.settings
-        observation = self.env_state.read_value()
-        explore = self.generator.uniform([s.num_envs]) < self._epsilon()
-        explore = explore | (self.replay_size < s.initial_collect_steps)  # random play at first
-        random_action = self.generator.uniform([s.num_envs], 0, 2, dtype=tf.int32)
-        action = tf.where(explore, random_action, self.greedy_actions(observation))
-        out = self._cp.autoreset_step(
-            observation, self.env_steps_in_episode, action, self.generator, s.max_episode_steps
-        )
-        rows = (self.replay_next + tf.range(s.num_envs)) % s.replay_capacity
-        rows = rows[:, None]
-        self.replay["observation"].scatter_nd_update(rows, observation)
-        self.replay["action"].scatter_nd_update(rows, action)
-        self.replay["next_observation"].scatter_nd_update(rows, out["next_observation"])
-        discount = tf.where(out["terminated"], 0.0, 1.0)  # truncation keeps discount 1
-        self.replay["discount"].scatter_nd_update(rows, discount)
-        self.replay_next.assign((self.replay_next + s.num_envs) % s.replay_capacity)
-        self.replay_size.assign(tf.minimum(self.replay_size + s.num_envs, s.replay_capacity))
-        self.env_state.assign(out["state"])
-        self.env_steps_in_episode.assign(out["steps"])
-        self.env_steps.assign_add(s.num_envs)
-
-    def _train_step(self):
-        tf, s = self._tf, self.settings
-        index = self.generator.uniform([s.batch_size], 0, self.replay_size, dtype=tf.int32)
-        batch = {k: tf.gather(v, index) for k, v in self.replay.items()}
-        next_q = self.q_values(batch["next_observation"], self.target_params)
-        target = 1.0 + s.gamma * batch["discount"] * tf.reduce_max(next_q, axis=-1)
-        with tf.GradientTape() as tape:
-            q = self.q_values(batch["observation"])
-            q_taken = tf.gather(q, batch["action"], axis=1, batch_dims=1)
-            error = tf.stop_gradient(target) - q_taken
-            loss = tf.reduce_mean(
-                tf.where(tf.abs(error) < 1.0, 0.5 * error**2, tf.abs(error) - 0.5)
-            )
-        grads = tape.gradient(loss, self.params)
-        grads, _ = tf.clip_by_global_norm(grads, s.gradient_clipping)
-        self.train_step.assign_add(1)
-        t = tf.cast(self.train_step, tf.float32)
+    def apply_gradients(self, grads) -> None:
+        """One Adam step on the Q-network (Keras' ``Adam`` rule, epsilon 1e-7); counts it."""
+        self.train_steps.assign_add(1)
+        t = tf.cast(self.train_steps, tf.float32)
         b1, b2 = 0.9, 0.999
-        step_size = s.learning_rate * tf.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        step_size = self.settings.learning_rate * tf.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         for p, m, v, g in zip(self.params, self.adam_m, self.adam_v, grads, strict=True):
             m.assign(b1 * m + (1 - b1) * g)
             v.assign(b2 * v + (1 - b2) * g * g)
             p.assign_sub(step_size * m / (tf.sqrt(v) + 1e-7))
-        sync = tf.equal(self.train_step % s.target_update_period, 0)
-        for target_p, p in zip(self.target_params, self.params, strict=True):
-            target_p.assign(tf.where(sync, p, target_p))
-        return loss
+
+    # --- one iteration: the collect steps, then the train steps ---------------------------------
 
     def _iterate(self):
-        tf, s = self._tf, self.settings
+        s = self.settings
 
         def collect_body(i):
-            self._collect_step()
+            self.collect_fn(self)
             return (i + 1,)
 
         tf.while_loop(lambda i: i < s.collect_steps_per_env, collect_body, (tf.constant(0),))
 
         def train_body(i, total):
-            return i + 1, total + self._train_step()
+            return i + 1, total + self.train_fn(self)
 
         def train():
             _, total = tf.while_loop(
@@ -273,9 +360,9 @@ class FastDqn:
         Stops early (complete=False) once the target is out of reach even if every running
         episode lasted to the limit.
         """
-        tf, s = self._tf, self.settings
+        s = self.settings
         n = s.solve_episodes
-        state = self._cp.reset_states(self.eval_generator, n)
+        state = tf_cartpole.reset_states(self.eval_generator, n)
         needed = s.target_return * n
 
         def reachable(returns, alive):
@@ -288,7 +375,7 @@ class FastDqn:
             return (t < s.max_episode_steps) & tf.reduce_any(alive) & reachable(returns, alive)
 
         def body(t, state, returns, alive):
-            next_state, terminated = self._cp.physics_step(state, self.greedy_actions(state))
+            next_state, terminated = tf_cartpole.physics_step(state, self.greedy_actions(state))
             returns = returns + tf.cast(alive, tf.float32)  # reward 1 per step, terminal included
             return t + 1, next_state, returns, alive & ~terminated
 
@@ -297,27 +384,34 @@ class FastDqn:
         return tf.reduce_mean(returns), reachable(returns, alive), returns
 
     def _build_functions(self, jit_compile: bool) -> None:
-        tf = self._tf
         self.iterate = tf.function(self._iterate, jit_compile=jit_compile, autograph=False)
         self.evaluate = tf.function(self._evaluate, jit_compile=jit_compile, autograph=False)
         self.jit_compile = jit_compile
 
 
 def train(
-    settings: FastDqnSettings = FAST, *, seed: int = 0, progress: bool = True, verbose: bool = True
+    settings: FastDqnSettings = FAST,
+    *,
+    seed: int = 0,
+    collect_fn=None,
+    train_fn=None,
+    progress: bool = True,
+    verbose: bool = True,
 ) -> tuple[FastDqn, FastHistory]:
     """Build a :class:`FastDqn` and train it until the 100-episode evaluation passes.
 
-    The clock starts before the variables are created, so tracing and XLA compilation count.
-    If XLA fails here, it prints a note and falls back to plain ``tf.function`` graphs.
+    ``collect_fn`` and ``train_fn`` replace this module's :func:`collect_step` and
+    :func:`train_step`: a notebook passes its own cells' versions, so what it edits is what
+    trains. The clock starts before the variables are created, so tracing and XLA compilation
+    count. If XLA fails here, it prints a note and falls back to plain ``tf.function`` graphs.
     Training stops at the first passing evaluation: the returned agent is the one that solved.
     """
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
     tf.random.set_seed(seed)
-    agent = FastDqn(settings, seed=seed)
+    pieces = {"collect_fn": collect_fn, "train_fn": train_fn}
+    agent = FastDqn(settings, seed=seed, **pieces)
     history = FastHistory(seed=seed, jit_compile=agent.jit_compile)
     s = settings
     per_iteration = s.num_envs * s.collect_steps_per_env
@@ -330,7 +424,7 @@ def train(
         if verbose:
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             print(f"Note: XLA compilation failed ({first[:160]}); using plain tf.function graphs.")
-        agent = FastDqn(settings.replace(jit_compile=False), seed=seed)
+        agent = FastDqn(settings.replace(jit_compile=False), seed=seed, **pieces)
         history.jit_compile = False
         loss = float(agent.iterate())
     history.first_call_seconds = time.perf_counter() - start
@@ -358,7 +452,7 @@ def train(
         start,
         iterations=iteration,
         env_steps=agent.env_steps.numpy(),
-        train_steps=agent.train_step.numpy(),
+        train_steps=agent.train_steps.numpy(),
     )
     return agent, history
 
@@ -371,8 +465,6 @@ def gym_evaluate(
     One environment per episode, env ``i`` reset with ``seed + i``, all stepped together by
     :func:`utils.rl.evaluation.evaluate_gym`; the returns come in the order the episodes ended.
     """
-    import tensorflow as tf
-
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1; got {episodes!r}.")
     games = [envs.make_gym_env(env_name) for _ in range(episodes)]

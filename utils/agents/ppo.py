@@ -4,6 +4,10 @@ Taught in notebook 08. Collection runs the agent's stochastic policy in several 
 environment at once (one policy call per step for all of them); each iteration trains on
 everything just collected and then discards it (PPO learns only from data of its current
 policy), so no replay buffer, and no Reverb, is needed.
+
+The two pieces of PPO that ``PPOClipAgent`` computes inside ``agent.train``, the generalised
+advantage estimate and the clipped surrogate objective, are written out by hand at the end of
+this module (notebook 08 compares them with the agent's own numbers on a real batch).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils import envs
+from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.rl.evaluation import evaluate
-from utils.rl.training import History, SolveCheck, TrainerSettings
+from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,7 +210,6 @@ def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool
     """
     import tensorflow as tf
     from tf_agents.policies import py_tf_eager_policy
-    from tqdm.auto import tqdm
 
     s = settings
     start = time.perf_counter()
@@ -231,7 +235,7 @@ def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool
     time_step = None
     running = np.zeros(s.num_envs)  # reward so far of each copy's current episode
     env_steps = 0
-    bar = tqdm(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
+    bar = report.progress_bar(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
     for iteration in bar:
         with Stopwatch(history.timings, "collect"):
             experience, time_step = collect(
@@ -266,3 +270,64 @@ def train_from_scratch(settings: PpoSettings, *, seed: int = 0, progress: bool =
     agent = build_agent(settings, py_env)
     history = train(agent, py_env, settings, seed=seed, progress=progress)
     return agent, history
+
+
+# --- PPO's pieces by hand, as notebook 08 teaches them -------------------------------------
+
+# BEGIN generated from notebooks/08_actor_critic.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def gae_advantages(rewards, values, episode_ends, gamma, lam):
+    """Generalised advantage estimates A_t of steps shaped [..., T] (e.g. [copies, steps]).
+
+    ``values`` holds V(s_0) ... V(s_T): one more than ``rewards``, the last being the state after
+    the last step, which bootstraps an episode the batch cut off. ``episode_ends`` is True where
+    the episode ended at step t: the next state then counts 0 and the sum restarts.
+    delta_t = r_t + gamma * V(s_{t+1}) - V(s_t); A_t = delta_t + gamma * lam * A_{t+1}.
+    """
+    gamma, lam = check_between("gamma", gamma, 0.0, 1.0), check_between("lam", lam, 0.0, 1.0)
+    rewards, values = np.asarray(rewards, np.float64), np.asarray(values, np.float64)
+    going_on = 1.0 - np.asarray(episode_ends, np.float64)  # 0 where the episode ended
+    if rewards.ndim == 0 or rewards.shape[-1] == 0:
+        raise ValueError(f"rewards must hold at least one step, got shape {rewards.shape}.")
+    if values.shape != (*rewards.shape[:-1], rewards.shape[-1] + 1):
+        raise ValueError(
+            f"values must hold one more step than rewards (V of the state after the last "
+            f"step): rewards {rewards.shape}, values {values.shape}."
+        )
+    if going_on.shape != rewards.shape:
+        raise ValueError(f"episode_ends {going_on.shape} must match rewards {rewards.shape}.")
+    deltas = rewards + gamma * going_on * values[..., 1:] - values[..., :-1]  # TD residuals
+    advantages = np.empty_like(deltas)
+    running = np.zeros(deltas.shape[:-1])
+    for t in range(deltas.shape[-1] - 1, -1, -1):  # backwards: A_t needs A_{t+1}
+        running = deltas[..., t] + gamma * lam * going_on[..., t] * running
+        advantages[..., t] = running
+    return advantages
+
+
+def clipped_surrogate(new_log_probs, old_log_probs, advantages, clip_ratio, weights=None):
+    """PPO's clipped surrogate objective L (to maximise): the mean of min(r A, clip(r) A).
+
+    r = pi_new(a|s) / pi_old(a|s) = exp(new_log_probs - old_log_probs), clipped to
+    [1 - clip_ratio, 1 + clip_ratio]. ``weights`` (e.g. 0 for a step that does not count)
+    multiply each step's term before the mean, which runs over all steps.
+    """
+    clip_ratio = check_between("clip_ratio", clip_ratio, 0.0, 1.0)
+    new, old = np.asarray(new_log_probs, np.float64), np.asarray(old_log_probs, np.float64)
+    advantages = np.asarray(advantages, np.float64)
+    if not new.shape == old.shape == advantages.shape:
+        raise ValueError(
+            f"Expected one log-probability of each policy and one advantage per step; got "
+            f"shapes {new.shape}, {old.shape} and {advantages.shape}."
+        )
+    ratio = np.exp(new - old)  # pi_new(a|s) / pi_old(a|s)
+    clipped = np.clip(ratio, 1.0 - clip_ratio, 1.0 + clip_ratio)
+    per_step = np.minimum(ratio * advantages, clipped * advantages)  # the pessimistic term
+    if weights is not None:
+        per_step = per_step * np.broadcast_to(np.asarray(weights, np.float64), per_step.shape)
+    return float(per_step.mean())
+
+
+# END generated from notebooks/08_actor_critic.ipynb
