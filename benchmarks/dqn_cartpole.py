@@ -163,6 +163,8 @@ def summarize(name: str, runs: list[dict]) -> dict:
     if solved:
         times = [r["seconds_to_solve"] for r in solved]
         print(f"  time to solve (solved runs): min {min(times):.1f} s, max {max(times):.1f} s")
+        most = max(r["env_steps_to_solve"] for r in solved)
+        print(f"  env steps to solve (solved): max {most:,}")
     rates = [r["env_steps_per_second"] for r in ok]
     print(f"  median env steps per second: {statistics.median(rates):.0f}")
     peak = statistics.median(r["peak_rss_mb"] for r in ok)
