@@ -288,7 +288,7 @@ def test_greedy_checks_stop_when_target_is_out_of_reach():
         evaluate_gym(games, always_right, 10, target=475)
 
 
-def test_notebook_05_uses_the_settings_of_notebook_02():
+def test_notebook_07_uses_the_settings_of_notebook_03():
     """Notebook 07 says it trains with notebook 03's settings: every shared name is equal."""
     from utils.agents import dqn
 

@@ -17,7 +17,7 @@ def test_every_module_matches_the_cells_it_was_generated_from():
     assert not stale, f"{stale} disagree with the notebooks' #@save cells: run `make export`"
 
 
-def test_notebook_05_is_the_source_of_the_from_scratch_pieces():
+def test_notebook_07_is_the_source_of_the_from_scratch_pieces():
     cells = export_notebooks.saved_cells(ROOT / "notebooks" / "07_dqn_from_scratch.ipynb")
     source = "\n".join(cells["utils/agents/dqn_scratch.py"])
     for name in ("ReplayBuffer", "td_target", "elementwise_loss", "train_step", "DQNAgent"):
