@@ -155,6 +155,7 @@ def test_no_target_never_solves():
 def test_progress_shows_the_last_check_and_closes_the_bar():
     class Bar:
         closed = False
+        n, total = 3, 200  # three iterations ran of at most 200
 
         def set_postfix(self, postfix, refresh):
             self.postfix, self.refresh = postfix, refresh
@@ -169,6 +170,7 @@ def test_progress_shows_the_last_check_and_closes_the_bar():
     assert bar.postfix == {"step": 7, "loss": "0.123", "eval": "42"} and not bar.closed
     solved.progress(bar, 7, 0.1234, close=True)
     assert bar.refresh and bar.closed
+    assert bar.total == 3  # shown complete where the loop ended
 
 
 def test_history_records_losses_and_converts_to_plain_values():

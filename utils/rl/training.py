@@ -247,6 +247,8 @@ class SolveCheck:
         ``close=True`` shows them one last time and closes the bar (after the loop).
         """
         postfix = {"step": env_steps, "loss": f"{loss:.3g}", "eval": self.status}
+        if close:
+            bar.total = bar.n  # the loop ended here: show it complete, with no time left
         bar.set_postfix(postfix, refresh=close)
         if close:
             bar.close()
