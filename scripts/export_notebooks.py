@@ -26,6 +26,7 @@ NOTEBOOKS = ROOT / "notebooks"
 TARGETS = {
     "02_q_learning": "utils/agents/q_table.py",
     "03_dqn_tf_agents": "utils/agents/dqn.py",
+    "06_custom_environment": "utils/envs/gridworld.py",
     "07_dqn_from_scratch": "utils/agents/dqn_scratch.py",
     "08_actor_critic": "utils/agents/actor_critic.py",
     "09_training_fast": "utils/agents/fast_dqn.py",

@@ -299,7 +299,7 @@ def test_notebook_07_uses_the_settings_of_notebook_03():
     differ = {n: pair for n, pair in differ.items() if pair[0] != pair[1]}
     assert differ == {}
     own = scratch - shared
-    assert own == {"double", "max_env_steps", "max_episodes"}, "named differently in 03?"
+    assert own == {"double", "max_env_steps"}, "named differently in 03?"
 
 
 @pytest.mark.filterwarnings("ignore:.*out of date")
@@ -329,38 +329,28 @@ SHORT = dict(
 )
 
 
-def test_training_uses_the_pieces_it_is_given():
-    """A notebook passes its own cells' pieces: they, not the module's, are what trains."""
+def test_training_uses_the_pieces_it_is_given(monkeypatch):
+    """The loop looks its pieces up when it runs: a replaced rule, split or buffer is what trains."""
     calls = []
 
     def rule(rewards, terminated, next_q_online, next_q_target, gamma):
         calls.append("rule")  # runs when the train step is traced
         return dqn_scratch.td_target(rewards, terminated, next_q_online, next_q_target, gamma)
 
-    class Agent(dqn_scratch.DQNAgent):
-        pass
-
     class Buffer(dqn_scratch.ReplayBuffer):
         def add(self, *transition):
             calls.append("add")
             super().add(*transition)
 
+    monkeypatch.setattr(dqn_scratch, "ReplayBuffer", Buffer)  # as a notebook re-runs a cell
     settings = dqn_scratch.settings_for("CartPole-v1", **SHORT)
 
     def split(done, info):
         calls.append("split")
         return dqn_scratch.split_done(done, info)
 
-    agent, _ = dqn_scratch.train(
-        settings,
-        seed=0,
-        progress=False,
-        target_rule=rule,
-        split_fn=split,
-        agent_class=Agent,
-        buffer_class=Buffer,
-    )
-    assert type(agent) is Agent and agent.target_rule is rule
+    agent, _ = dqn_scratch.train(settings, seed=0, progress=False, target_rule=rule, split_fn=split)
+    assert agent.target_rule is rule
     assert calls.count("rule") >= 1 and calls.count("add") == 500 == calls.count("split")
     _, double = dqn_scratch.train(settings.replace(double=True), seed=0, progress=False)
     assert double.env_steps == 500  # double=True picks double_dqn_target by itself

@@ -248,6 +248,82 @@ class DQNAgent:
         return float(np.mean(np.max(q_values, axis=-1)))
 
 
+class Collector:
+    """Plays ε-greedy steps in one Gym environment and stores each transition in a buffer."""
+
+    def __init__(self, env, agent, buffer, history, *, seed=0, split_fn=split_done):
+        self.env, self.agent, self.buffer, self.history = env, agent, buffer, history
+        self.split_fn = split_fn  # done -> (terminated, truncated)
+        self.rng = np.random.default_rng(seed)  # ε-greedy's coin flips and random actions
+        self.observation, self.episode_return, self.env_steps = env.reset(seed=seed), 0.0, 0
+
+    def run(self, steps, epsilon):
+        """Play ``steps`` environment steps, each action ε-greedy."""
+        for _ in range(steps):
+            action = self.agent.act(self.observation, epsilon, self.rng)
+            next_observation, reward, done, info = self.env.step(action)
+            terminated, truncated = self.split_fn(done, info)
+            if not self.agent.settings.time_limit_truncates:
+                terminated = done  # the classic bug: the clock counts as a termination
+            self.buffer.add(self.observation, action, reward, next_observation, terminated)
+            self.episode_return += reward
+            self.env_steps += 1
+            self.observation = next_observation
+            if done:  # note the finished episode, start the next one
+                self.history.episode_returns.append(self.episode_return)
+                self.history.episode_end_steps.append(self.env_steps)
+                self.history.episode_truncated.append(truncated)
+                self.observation, self.episode_return = self.env.reset(), 0.0
+
+
+def train(
+    settings,
+    *,
+    seed=0,
+    epsilon=None,
+    target_rule=None,
+    loss_rule=None,
+    split_fn=split_done,
+    progress=True,
+    description="DQN from scratch",
+):
+    """Train a DQN on ``settings.env_name``; stop at the first full check that passes.
+
+    ``epsilon``, ``target_rule`` and ``loss_rule`` replace the settings' ε schedule, TD
+    target and loss. Returns ``(agent, history)``.
+    """
+    s, history, start = settings, ScratchHistory(), time.perf_counter()
+    schedule, clock = epsilon or s.epsilon(), history.timings
+    tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
+    env = envs.make_gym_env(s.env_name, seed=seed)
+    size, actions = env.observation_space.shape[0], env.action_space.n
+    agent = DQNAgent(s, size, actions, target_rule or s.target_rule(), loss_rule)
+    buffer = ReplayBuffer(s.replay_capacity, (size,), seed=seed)
+    check = greedy_checks(agent, s, history, start, seed=seed)  # quick, then full
+    play = Collector(env, agent, buffer, history, seed=seed, split_fn=split_fn)
+    with Stopwatch(clock, "collect"):
+        play.run(s.initial_collect_steps, epsilon=1.0)  # random: nothing learned yet
+    bar = report.progress_bar(
+        range(1, s.iterations_left(play.env_steps) + 1), desc=description, disable=not progress
+    )
+    iteration, loss = 0, float("nan")
+    for iteration in bar:
+        with Stopwatch(clock, "collect"):
+            play.run(s.collect_steps_per_iteration, schedule(agent.train_steps))
+        with Stopwatch(clock, "train"):
+            for _ in range(s.train_steps_per_iteration):
+                loss = agent.train(buffer.sample(s.batch_size))
+            loss = history.record_loss(play.env_steps, loss)
+        if iteration % s.eval_interval == 0 and check(play.env_steps, schedule(agent.train_steps)):
+            break  # keep the policy that solved the task
+        check.progress(bar, play.env_steps, loss)
+    check.progress(bar, play.env_steps, loss, close=True)
+    history.finish(
+        start, iterations=iteration, env_steps=play.env_steps, train_steps=agent.train_steps
+    )
+    return agent, history
+
+
 # END generated from notebooks/07_dqn_from_scratch.ipynb
 
 
@@ -302,7 +378,6 @@ class ScratchSettings(TrainerSettings):
     epsilon_decay_steps: int = 1000  # train steps of the decay (0: epsilon_end throughout)
     # Budget.
     max_env_steps: int = 60_000  # stop here if not solved before
-    max_episodes: int | None = None  # or after this many training episodes
 
     def validate(self) -> None:
         """Reject settings that cannot run, naming the wrong value."""
@@ -316,7 +391,6 @@ class ScratchSettings(TrainerSettings):
             "max_env_steps",
         )
         self.require_whole("initial_collect_steps", "epsilon_decay_steps", minimum=0)
-        self.require_whole("max_episodes", optional=True)
         self.require_sizes("hidden_layers")
         self.require_positive("learning_rate")
         self.require_between("gamma", "epsilon_start", "epsilon_end")
@@ -330,6 +404,14 @@ class ScratchSettings(TrainerSettings):
     def epsilon(self) -> EpsilonSchedule:
         """The exploration schedule these settings describe."""
         return EpsilonSchedule(self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps)
+
+    def target_rule(self):
+        """The TD target these settings ask for: Double DQN's, or None for ``td_target``."""
+        return double_dqn_target if self.double else None
+
+    def iterations_left(self, env_steps: int) -> int:
+        """Iterations of ``collect_steps_per_iteration`` that fit after ``env_steps``."""
+        return math.ceil(max(self.max_env_steps - env_steps, 0) / self.collect_steps_per_iteration)
 
 
 # The settings of notebook 03 (utils.agents.dqn.COURSE), for this implementation.
@@ -369,104 +451,30 @@ class ScratchHistory(QHistory):
     episode_truncated: list[bool] = field(default_factory=list)  # ended by the time limit
 
 
-def train(
-    settings: ScratchSettings = COURSE,
-    *,
-    seed: int = 0,
-    epsilon: EpsilonSchedule | None = None,
-    target_rule=None,
-    loss_rule=None,
-    split_fn=None,
-    agent_class=None,
-    buffer_class=None,
-    progress: bool = True,
-    description: str = "DQN from scratch",
-) -> tuple[DQNAgent, ScratchHistory]:
-    """Train a DQN on ``settings.env_name`` from scratch; stop at the first full pass.
+def greedy_checks(
+    agent, settings: ScratchSettings, history: ScratchHistory, start: float, *, seed: int = 0
+):
+    """The quick check after each iteration and the full one when it passes (a ``SolveCheck``).
 
-    Taught in notebook 07. ``epsilon`` overrides the settings' schedule (e.g.
-    ``EpsilonSchedule.constant(0.1)``), ``target_rule`` the TD target (a function with
-    :func:`td_target`'s arguments; default: ``td_target``, or ``double_dqn_target`` when
-    ``settings.double``), ``loss_rule`` the loss of each TD error (default: the
-    settings' ``loss``), ``split_fn`` :func:`split_done`, and ``agent_class``/``buffer_class``
-    this module's ``DQNAgent`` and ``ReplayBuffer``: a notebook passes its own cells' versions,
-    so what it edits is what trains. Returns ``(agent, history)``; when the task is solved,
-    training stops at once, so ``agent`` holds the policy that passed the check.
+    Call it as ``check(env_steps, epsilon)``. Before each quick check it records ε and the
+    value the network gives fixed start states. Both checks play the greedy policy on Gym
+    environments stepped together, one per episode, each check with its own seeds.
     """
     s = settings
-    schedule = epsilon or s.epsilon()
-    split_fn = split_fn or split_done
-    if target_rule is None and s.double:
-        target_rule = double_dqn_target
-    tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
-    rng = np.random.default_rng(seed)
-    env = envs.make_gym_env(s.env_name, seed=seed)
-    observation_size = env.observation_space.shape[0]
-    agent = (agent_class or DQNAgent)(
-        s, observation_size, env.action_space.n, target_rule, loss_rule
-    )
-    buffer = (buffer_class or ReplayBuffer)(s.replay_capacity, (observation_size,), seed=seed)
-    history = ScratchHistory()
-    clock = history.timings
-    start = time.perf_counter()
-    # The checks play the greedy policy on Gym environments stepped together, one per episode.
-    quick_envs = [
-        envs.make_gym_env(s.env_name, seed=1000 * seed + 1 + i) for i in range(s.eval_episodes)
-    ]
-    full_envs = [
-        envs.make_gym_env(s.env_name, seed=1000 * seed + 500 + i) for i in range(s.solve_episodes)
-    ]
-    greedy = agent.greedy_actions
+
+    def environments(count: int, first_seed: int) -> list:
+        return [envs.make_gym_env(s.env_name, seed=first_seed + i) for i in range(count)]
+
+    quick_envs = environments(s.eval_episodes, 1000 * seed + 1)
+    full_envs = environments(s.solve_episodes, 1000 * seed + 500)
     starts = envs.start_observations(s.env_name)  # the same start states at every check
-    quick = functools.partial(evaluate_gym, quick_envs, greedy, s.eval_episodes, **s.stop_early)
-    full = functools.partial(evaluate_gym, full_envs, greedy, s.solve_episodes, **s.stop_early)
-    solved = SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 
-    observation = env.reset(seed=seed)
-    episode_return = 0.0
-    env_steps = 0
+    def quick(epsilon: float):
+        history.eval_epsilons.append(float(epsilon))
+        history.eval_start_values.append(agent.start_value(starts))
+        return evaluate_gym(quick_envs, agent.greedy_actions, s.eval_episodes, **s.stop_early)
 
-    def collect(steps: int, eps: float) -> None:
-        nonlocal observation, episode_return, env_steps
-        for _ in range(steps):
-            action = agent.act(observation, eps, rng)
-            next_observation, reward, done, info = env.step(action)
-            terminated, truncated = split_fn(done, info)
-            if not s.time_limit_truncates:
-                terminated = done  # the classic bug: the clock counts as a termination
-            buffer.add(observation, action, reward, next_observation, terminated)
-            episode_return += reward
-            env_steps += 1
-            observation = next_observation
-            if done:
-                history.episode_returns.append(episode_return)
-                history.episode_end_steps.append(env_steps)
-                history.episode_truncated.append(truncated)
-                episode_return = 0.0
-                observation = env.reset()
+    def full(epsilon: float):
+        return evaluate_gym(full_envs, agent.greedy_actions, s.solve_episodes, **s.stop_early)
 
-    with Stopwatch(clock, "collect"):
-        collect(s.initial_collect_steps, 1.0)  # random play: the agent knows nothing yet
-
-    iterations = math.ceil(max(s.max_env_steps - env_steps, 0) / s.collect_steps_per_iteration)
-    bar = report.progress_bar(range(1, iterations + 1), desc=description, disable=not progress)
-    iteration, loss = 0, math.nan
-    for iteration in bar:
-        with Stopwatch(clock, "collect"):
-            collect(s.collect_steps_per_iteration, schedule(agent.train_steps))
-        with Stopwatch(clock, "train"):
-            for _ in range(s.train_steps_per_iteration):
-                loss_tensor = agent.train(buffer.sample(s.batch_size))
-            loss = history.record_loss(env_steps, loss_tensor)
-
-        if iteration % s.eval_interval == 0:
-            history.eval_epsilons.append(schedule(agent.train_steps))
-            history.eval_start_values.append(agent.start_value(starts))
-            if solved(env_steps):
-                break  # keep the policy that solved the task
-        solved.progress(bar, env_steps, loss)
-        if s.max_episodes is not None and len(history.episode_returns) >= s.max_episodes:
-            break
-    solved.progress(bar, env_steps, loss, close=True)
-    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=agent.train_steps)
-    return agent, history
+    return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
