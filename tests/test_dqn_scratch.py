@@ -330,7 +330,7 @@ SHORT = dict(
 
 
 def test_training_uses_the_pieces_it_is_given(monkeypatch):
-    """The loop looks its pieces up when it runs: a replaced rule, split or buffer is what trains."""
+    """The loop looks its pieces up when it runs: a replaced rule, split or buffer trains."""
     calls = []
 
     def rule(rewards, terminated, next_q_online, next_q_target, gamma):

@@ -165,19 +165,29 @@ CONSTANTS = {"0.02 s"}
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_measured_figures_are_printed_not_typed(path):
     """Times and speeds come from the run (a cell prints them) or from a benchmark record the
-    notebook prints (report.benchmark_record); the overview's **Time:** estimate is the one
-    typed figure the skeleton asks for."""
+    notebook prints (report.benchmark_record), the overview's **Time:** line included."""
     typed = []
     for cell in cells(path):
         if cell.cell_type != "markdown":
             continue
         for line in cell.source.splitlines():
-            if line.startswith("**Time:**"):
-                continue
             typed += [m.group(0) for m in MEASURED.finditer(line) if m.group(0) not in CONSTANTS]
     assert not typed, (
         f"{path.name} types measured figures into its text: {typed}. Print them from a cell, "
         "or cite a benchmark record with report.benchmark_record."
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_last_cell_prints_how_long_the_run_took(path):
+    """The overview's **Time:** line points to this cell instead of typing an estimate."""
+    last = cells(path)[-1]
+    assert last.cell_type == "code" and last.source.strip() == "report.notebook_time();", (
+        f"{path.name} should end with a code cell `report.notebook_time();`"
+    )
+    overview = cells(path)[0].source
+    assert "**Time:**" in overview and "last cell" in overview, (
+        f"{path.name}: say in the overview's **Time:** line that the last cell prints the time"
     )
 
 

@@ -1,6 +1,7 @@
 """Tests for utils.infra.report and utils.infra.paths."""
 
 import json
+import time
 
 import pytest
 
@@ -116,3 +117,24 @@ def test_live_line_shows_only_the_latest_line(monkeypatch):
     line.write("\rtrain:  20%|## | 2/10\n")
     line.write("")
     assert shown == ["train:  10%|#  | 1/10", "train:  20%|## | 2/10"]
+
+
+def test_record_summaries_read_each_settings_figures():
+    side = report.record_summaries("dqn_cartpole_side_by_side_2026-11-22")
+    assert set(side) == {"course", "tutorial", "tutorial-compiled-eval"}
+    assert side["course"]["median env steps to solve"] == 2536
+    assert side["tutorial"]["largest loss seen"] == 6.57e6
+    lines = report.record_lines("dqn_cartpole_side_by_side_2026-11-22")
+    runs = [line for line in lines if report.is_run_line(line)]
+    assert len(runs) == 20 and all("env steps" in line for line in runs)
+
+
+def test_notebook_time_counts_from_the_setup_cell(monkeypatch, capsys):
+    from utils import bootstrap
+
+    monkeypatch.setattr(bootstrap, "STARTED", None)
+    assert report.notebook_time() is None
+    assert "setup cell has not run" in capsys.readouterr().out
+    monkeypatch.setattr(bootstrap, "STARTED", time.monotonic() - 12.4)
+    assert 12 <= report.notebook_time() < 60
+    assert "ran for 12 s" in capsys.readouterr().out

@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -168,8 +169,13 @@ def install_missing(tf_version: str) -> list[str]:
     return normal + no_deps
 
 
+STARTED: float | None = None  # time.monotonic() when setup() last ran (report.notebook_time)
+
+
 def setup(display: str = "auto", install: bool = True):
     """Prepare this Python for the course, then headless rendering; prints what it did."""
+    global STARTED
+    STARTED = time.monotonic()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if needs_legacy_keras(tensorflow_version()):
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = Keras 2, before TF loads

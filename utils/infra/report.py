@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 RESULTS_ENV = "COURSE_RESULTS"
+
+
+def notebook_time() -> float | None:
+    """Print how long the notebook has run since its setup cell; return the seconds.
+
+    The figure each notebook's header points to: measured by the run, not typed into prose.
+    """
+    from utils import bootstrap
+
+    if bootstrap.STARTED is None:
+        print("The setup cell has not run in this kernel: run it first, then the notebook.")
+        return None
+    seconds = time.monotonic() - bootstrap.STARTED
+    print(
+        f"This notebook ran for {seconds:.0f} s since its setup cell, on {os.cpu_count()} CPU "
+        "cores (time spent reading between cells counts too)."
+    )
+    return seconds
 
 
 def headline(label: str, value: object) -> None:
@@ -108,15 +127,8 @@ def training_outcome(
     return f"{outcome} ({spent})"
 
 
-def benchmark_record(name: str, *, runs: bool = False) -> str:
-    """Print (and return) a dated benchmark record from ``benchmarks/records/<name>.txt``.
-
-    A record is a benchmark's own printed output, saved as it ran: the command, a line with
-    the date and the machine, one line per run and the summary. Without ``runs`` the lines of
-    single runs are left out. Notebooks cite measured figures this way instead of typing them.
-    """
-    import re
-
+def record_lines(name: str) -> list[str]:
+    """The lines of the dated benchmark record ``benchmarks/records/<name>.txt``."""
     from utils.infra.paths import REPO_ROOT
 
     folder = REPO_ROOT / "benchmarks" / "records"
@@ -124,12 +136,48 @@ def benchmark_record(name: str, *, runs: bool = False) -> str:
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in folder.glob("*.txt"))) or "none"
         raise FileNotFoundError(f"No benchmark record {name!r} in {folder}; known: {known}.")
-    lines = path.read_text(encoding="utf-8").rstrip().splitlines()
+    return path.read_text(encoding="utf-8").rstrip().splitlines()
+
+
+def is_run_line(line: str) -> bool:
+    """Whether a record's line reports one run (one seed of one setting)."""
+    return re.search(r"\bseed\s+\d+:", line) is not None
+
+
+def benchmark_record(name: str, *, runs: bool = False) -> str:
+    """Print (and return) a dated benchmark record from ``benchmarks/records/<name>.txt``.
+
+    A record is a benchmark's own printed output, saved as it ran: the command, a line with
+    the date and the machine, one line per run and the summary. Without ``runs`` the lines of
+    single runs are left out. Notebooks cite measured figures this way instead of typing them.
+    """
+    lines = record_lines(name)
     if not runs:
-        lines = [line for line in lines if not re.search(r"\bseed\s+\d+:", line)]
-    text = f"benchmarks/records/{path.name}:\n" + "\n".join(lines)
+        lines = [line for line in lines if not is_run_line(line)]
+    text = f"benchmarks/records/{name}.txt:\n" + "\n".join(lines)
     print(text)
     return text
+
+
+def record_summaries(name: str) -> dict[str, dict[str, float]]:
+    """A record's summary figures, per setting: ``{setting: {"median env steps to solve": ...}}``.
+
+    Read from the summary blocks (a line ``setting: solved ...``, then ``  label: number``
+    lines), so that a notebook can compute with the figures it cites instead of typing them.
+    """
+    summaries: dict[str, dict[str, float]] = {}
+    current: dict[str, float] | None = None
+    for line in record_lines(name):
+        head = re.match(r"^(\S+): solved", line)
+        if head:
+            current = summaries.setdefault(head.group(1), {})
+            continue
+        figure = re.match(r"^\s+([^:]+?):\s+([\d,.]+(?:e[+-]?\d+)?)", line)
+        if current is not None and figure and not is_run_line(line):
+            current[figure.group(1).strip()] = float(figure.group(2).replace(",", ""))
+        elif not line.strip():
+            current = None
+    return summaries
 
 
 def show_source(obj) -> object:
