@@ -237,3 +237,78 @@ def test_draw_actions_colours_good_and_bad_arrows(tmp_path):
     assert (tmp_path / "arrows.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="out of range"):
         world.draw_actions({world.start: 7})
+
+
+def test_notebook_06_is_the_source_of_the_rules_and_the_environments():
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "scripts"))
+    import export_notebooks
+
+    notebook = root / "notebooks" / "06_custom_environment.ipynb"
+    cells = export_notebooks.saved_cells(notebook)["utils/envs/gridworld.py"]
+    source = "\n".join(cells)
+    for name in ("GridWorld", "GridWorldPyEnv", "GridWorldGymEnv"):
+        assert f"class {name}(" in source, name
+    assert "def register_gridworld(" in source
+    assert all(len(cell.splitlines()) <= 32 for cell in cells)  # short cells, one idea each
+    code = [
+        "".join(c["source"])
+        for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        if c["cell_type"] == "code"
+    ]
+    assert not any("show_source" in c for c in code)  # defined in the notebook, not shown
+
+
+def test_the_base_class_follows_the_rules_a_subclass_writes():
+    class Costly(gridworld.GridWorld):
+        """Bumping into a wall or an edge costs 5 instead of 1."""
+
+        def step(self, cell, action):
+            nxt, reward, at_goal = super().step(cell, action)
+            return nxt, (-5.0 if nxt == cell else reward), at_goal
+
+    world = Costly()
+    assert world.shortest_path() == gridworld.GridWorld().shortest_path()
+    assert world.optimal_return() == gridworld.OPTIMAL_RETURN  # a shortest path never bumps
+    assert world.step(world.start, UP) == (world.start, -5.0, False)
+    assert world.num_cells == 36 and world.observation(world.goal).sum() == 1.0
+
+
+def test_check_layout_accepts_new_symbols_when_asked():
+    assert gridworld.check_layout(["S L .", ". . G"], symbols="SG#.L") == ("SL.", "..G")
+    with pytest.raises(ValueError, match="Unknown layout"):
+        gridworld.check_layout(["SL", ".G"])
+    with pytest.raises(ValueError, match="exactly one start"):
+        gridworld.check_layout(["SS", ".G"])
+    with pytest.raises(ValueError, match="sequence of equal-length strings"):
+        gridworld.check_layout("S.G")
+
+
+def test_registration_accepts_the_class_itself_and_a_new_class_replaces_it():
+    env_id = "GridWorldClassEntry-v0"
+    spec = gridworld.register_gridworld(env_id, entry_point=gridworld.GridWorldGymEnv)
+    assert spec.entry_point is gridworld.GridWorldGymEnv
+    assert gridworld.register_gridworld(env_id, entry_point=gridworld.GridWorldGymEnv) is spec
+
+    class Edited(gridworld.GridWorldGymEnv):  # a learner re-ran the class's cell
+        pass
+
+    again = gridworld.register_gridworld(env_id, entry_point=Edited)
+    assert again is not spec and gym.spec(env_id).entry_point is Edited
+    assert isinstance(gym.make(env_id).unwrapped, Edited)
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        gridworld.register_gridworld(env_id, max_episode_steps=0)
+
+
+def test_rendering_needs_a_reset_and_the_rgb_array_mode():
+    env = gridworld.GridWorldGymEnv()
+    with pytest.raises(RuntimeError, match="reset"):
+        env.render()
+    env.reset()
+    assert env.render().shape == (240, 240, 3)
+    with pytest.raises(ValueError, match="rgb_array"):
+        env.render("human")
