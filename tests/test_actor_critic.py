@@ -233,3 +233,44 @@ def test_training_uses_the_pieces_it_is_given():
         make_step=make_step,
     )
     assert calls == {"returns": 3, "steps": 3} and len(history.episode_returns) == 3
+
+
+def test_the_loop_looks_up_its_pieces_when_it_runs(monkeypatch):
+    """train is a #@save cell of notebook 08: it finds play_episode by name at call time."""
+    import tensorflow as tf
+
+    played = []
+    original = ac.play_episode
+
+    def counted(*args, **kwargs):
+        played.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ac, "play_episode", counted)
+    tf.keras.utils.set_random_seed(0)
+    settings = ac.ActorCriticSettings(max_episodes=2, hidden_units=8)
+    history = ac.train(ac.build_model(hidden_units=8), settings, progress=False)
+    assert played == [1, 1] and history.iterations == 2
+    assert history.env_steps == sum(history.episode_returns)  # CartPole pays 1 a step
+
+
+# --- the loop's bookkeeping -------------------------------------------------------------
+
+
+def test_history_records_one_episode():
+    history = ac.ActorCriticHistory()
+    history.record_episode(np.ones(5, np.float32), 4.5, actor_loss=0.25, critic_loss=1.0)
+    history.record_episode(np.ones(3, np.float32), 4.0, actor_loss=-0.5, critic_loss=2.0)
+    assert history.episode_returns == [5.0, 3.0] and history.running_rewards == [4.5, 4.0]
+    assert history.actor_losses == [0.25, -0.5] and history.critic_losses == [1.0, 2.0]
+    assert history.env_steps == 8
+    assert history.losses == [1.25, 1.5] and history.loss_env_steps == [5, 8]
+
+
+def test_checks_note_the_episode_of_each_quick_check():
+    history = ac.ActorCriticHistory()
+    settings = ac.ActorCriticSettings(eval_episodes=3)
+    check = ac.ac_checks(ac.build_model(hidden_units=8), settings, history, start=0.0)
+    assert not check(120, 7)  # an untrained model: the quick check fails, no full check
+    assert history.eval_at_episodes == [7] and history.eval_env_steps == [120]
+    assert history.full_evals == [] and not history.solved

@@ -129,11 +129,6 @@ def test_td_targets_bootstrap_unless_terminated():
     np.testing.assert_allclose(fast_dqn.td_targets(agent, batch).numpy(), expected, rtol=1e-6)
 
 
-def test_huber_is_quadratic_inside_one_and_linear_outside():
-    errors = tf.constant([-3.0, -1.0, -0.5, 0.0, 0.5, 2.0])
-    np.testing.assert_allclose(fast_dqn.huber(errors).numpy(), [2.5, 0.5, 0.125, 0, 0.125, 1.5])
-
-
 def test_train_step_lowers_the_loss_on_a_fixed_replay_and_syncs_on_schedule():
     settings = SMALL.replace(target_update_period=20, initial_collect_steps=0)
     agent = fast_dqn.FastDqn(settings, seed=0)

@@ -102,6 +102,35 @@ def test_a_short_training_run_keeps_its_bookkeeping():
     assert int(agent.train_step_counter.numpy()) == 3 * 2  # one per epoch
 
 
+def test_history_records_the_episodes_that_ended_in_each_batch():
+    # Two copies, each playing episodes of 3, 5, 7 steps with a reset step between them.
+    env = batched_py_environment.BatchedPyEnvironment([ScriptedEnv(), ScriptedEnv()])
+    policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=0)
+    history, running, time_step = ppo.PpoHistory(), np.zeros(2), None
+    for batch in range(1, 5):  # 5 steps per copy: 10 environment steps per batch
+        experience, time_step = ppo.collect(env, policy, time_step, num_steps=5)
+        history.record_episodes(experience, running, env_steps=10 * batch)
+    assert history.episode_returns == [3, 3, 5, 5, 7, 7]
+    # Steps 0-2, 4-8 and 10-16 of each copy: they end in batches 1, 2 and 4.
+    assert history.episode_env_steps == [10, 10, 20, 20, 40, 40]
+
+
+def test_the_loop_looks_up_collect_when_it_runs(monkeypatch):
+    """train_ppo is a #@save cell of notebook 08: it finds collect by name at call time."""
+    asked = []
+    original = ppo.collect
+
+    def counted(py_env, policy, time_step, num_steps):
+        asked.append(num_steps)
+        return original(py_env, policy, time_step, num_steps)
+
+    monkeypatch.setattr(ppo, "collect", counted)
+    settings = SMALL.replace(num_iterations=2, num_epochs=1, eval_gate=1e9)  # no checks
+    _, history = ppo.train_from_scratch(settings, seed=0, progress=False)
+    assert asked == [8, 8] and history.env_steps == 2 * 2 * 8
+    assert history.eval_returns == [] and len(history.losses) == 2
+
+
 # --- PPO's pieces by hand (the #@save cells of notebook 08) ----------------------------------
 
 

@@ -3,6 +3,11 @@
 Taught in notebook 08. One network with a shared hidden layer and two heads: the **actor**
 (a softmax over actions, the policy) and the **critic** (an estimate of the state's value).
 Trained episode by episode on Monte-Carlo returns, with the critic as a baseline.
+
+The algorithm (model, returns, loss, playing an episode, the train step and the loop) is the
+generated block below, copied from the notebook's ``#@save`` cells; the rest of the module is
+the course's bookkeeping that the loop calls (the checks, the history, the progress bar) and
+evaluation.
 """
 
 from __future__ import annotations
@@ -114,6 +119,29 @@ def actor_critic_loss(action_probs, values, actions, returns):
     return actor_loss, critic_loss
 
 
+def play_episode(env, model, rng, *, act=None):
+    """Play one episode in a Gym env, sampling each action from the actor's probabilities.
+
+    Returns (observations, actions, rewards) as arrays. ``act`` is the compiled model call
+    (``make_act(model)``), built here when omitted.
+    """
+    act = act or make_act(model)
+    observation, done = env.reset(), False
+    observations, actions, rewards = [], [], []
+    while not done:
+        probs = act(np.asarray(observation, np.float32)[None]).numpy()[0].astype(np.float64)
+        action = int(rng.choice(probs.size, p=probs / probs.sum()))  # sampled: exploration
+        observations.append(observation)
+        actions.append(action)
+        observation, reward, done, _ = env.step(action)
+        rewards.append(reward)
+    return (
+        np.asarray(observations, np.float32),
+        np.asarray(actions, np.int32),
+        np.asarray(rewards, np.float32),
+    )
+
+
 def make_train_step(model, optimizer):
     """A compiled function that takes one gradient step on one episode; returns both losses."""
 
@@ -130,37 +158,45 @@ def make_train_step(model, optimizer):
     return train_step
 
 
+def train(model, settings, *, seed=0, progress=True, returns_fn=None, make_step=None):
+    """Train ``model`` episode by episode; stop at the first full check that passes.
+
+    Returns an ``ActorCriticHistory``; the model keeps the weights that solved the task.
+    ``returns_fn`` and ``make_step`` replace ``discounted_returns`` and ``make_train_step``.
+    """
+    s, start, history = settings, time.perf_counter(), ActorCriticHistory(label="actor-critic")
+    returns_fn, make_step = returns_fn or discounted_returns, make_step or make_train_step
+    env, rng = envs.make_gym_env(s.env_name, seed=seed), np.random.default_rng(seed)
+    act = make_act(model)  # the actor's probabilities, compiled
+    train_step = make_step(model, tf.keras.optimizers.Adam(learning_rate=s.learning_rate))
+    solved = ac_checks(model, s, history, start, act=act)  # the quick check, then the full one
+    episodes = range(1, s.max_episodes + 1)
+    bar = report.progress_bar(episodes, desc="actor-critic", disable=not progress)
+    running = 0.0  # the running reward
+    for episode in bar:
+        with Stopwatch(history.timings, "collect"):
+            observations, actions, rewards = play_episode(env, model, rng, act=act)
+        with Stopwatch(history.timings, "train"):
+            returns = returns_fn(rewards, s.gamma)
+            actor_loss, critic_loss = train_step(observations, actions, returns)
+        decay = s.running_reward_decay if episode > 1 else 0.0  # it starts at the first return
+        running = decay * running + (1 - decay) * float(rewards.sum())
+        history.record_episode(rewards, running, actor_loss, critic_loss)
+        due = running >= s.eval_gate and episode % s.eval_interval == 0  # time for a check?
+        if due and solved(history.env_steps, episode):
+            history.episodes_to_solve = episode
+            break  # keep the weights that solved the task
+        show_progress(bar, running, solved)
+    show_progress(bar, running, solved, close=True)
+    env.close()
+    history.finish(start, iterations=episode, env_steps=history.env_steps, train_steps=episode)
+    return history
+
+
 # END generated from notebooks/08_actor_critic.ipynb
 
 
-# --- training --------------------------------------------------------------------------
-
-
-def play_episode(env, model, rng: np.random.Generator, *, greedy: bool = False, act=None):
-    """Play one episode in a Gym env; return (observations, actions, rewards) as arrays.
-
-    Actions are sampled from the actor's probabilities (or the most likely one if ``greedy``).
-    ``act`` (from :func:`make_act`) is the compiled model call; built here when omitted.
-    """
-    act = act or make_act(model)
-    observation = env.reset()
-    observations, actions, rewards = [], [], []
-    done = False
-    while not done:
-        probs = act(np.asarray(observation, np.float32)[None]).numpy()[0].astype(np.float64)
-        if greedy:
-            action = int(np.argmax(probs))
-        else:
-            action = int(rng.choice(probs.size, p=probs / probs.sum()))
-        observations.append(observation)
-        actions.append(action)
-        observation, reward, done, _ = env.step(action)
-        rewards.append(reward)
-    return (
-        np.asarray(observations, np.float32),
-        np.asarray(actions, np.int32),
-        np.asarray(rewards, np.float32),
-    )
+# --- the course's bookkeeping, which the loop calls ----------------------------------------
 
 
 def make_act(model) -> Callable:
@@ -187,78 +223,49 @@ class ActorCriticHistory(History):
     eval_at_episodes: list[int] = field(default_factory=list)  # episode of each quick check
     episodes_to_solve: int | None = None
 
+    def record_episode(self, rewards, running: float, actor_loss, critic_loss) -> None:
+        """Note one training episode: its return and steps, the running reward, both losses."""
+        self.episode_returns.append(float(np.sum(rewards)))
+        self.running_rewards.append(float(running))
+        self.actor_losses.append(float(actor_loss))
+        self.critic_losses.append(float(critic_loss))
+        self.env_steps += len(rewards)
+        self.record_loss(self.env_steps, float(actor_loss) + float(critic_loss))
 
-def train(
-    model,
-    settings: ActorCriticSettings,
-    *,
-    seed: int = 0,
-    progress: bool = True,
-    returns_fn: Callable | None = None,
-    make_step: Callable | None = None,
-):
-    """Train ``model`` episode by episode; stop at the first full check that passes.
 
-    Returns an :class:`ActorCriticHistory`. The model keeps the weights that solved the task.
-    ``returns_fn(rewards, gamma)`` and ``make_step(model, optimizer)`` replace this module's
-    :func:`discounted_returns` and :func:`make_train_step`: notebook 08 passes its own cells'
-    versions, so what it edits is what trains.
+def ac_checks(
+    model, settings: ActorCriticSettings, history: ActorCriticHistory, start: float, *, act=None
+) -> SolveCheck:
+    """The quick check and, when it passes, the full one (a ``SolveCheck``), for :func:`train`.
+
+    Call it as ``check(env_steps, episode)``. Both play the model's greedy policy with
+    :func:`evaluate_model`, from fresh starts: their seeds follow the episode number. The
+    episode of every quick check goes into ``history.eval_at_episodes``.
     """
-    returns_fn = returns_fn or discounted_returns
-
     s = settings
-    start = time.perf_counter()
-    env = envs.make_gym_env(s.env_name, seed=seed)
-    rng = np.random.default_rng(seed)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=s.learning_rate)
-    act = make_act(model)
-    train_step = (make_step or make_train_step)(model, optimizer)
-    history = ActorCriticHistory(label="actor-critic")
-    clock = history.timings
-    running = 0.0
+    act = act or make_act(model)
 
-    def check(episodes: int, seed_base: int) -> Callable[[int], EvalResult]:
-        # Fresh starts every time: the seeds follow the episode number.
-        return lambda episode: evaluate_model(
-            model, s.env_name, episodes, seed=seed_base + episode, act=act, **s.stop_early
-        )
+    def play(episodes: int, seed: int) -> EvalResult:
+        return evaluate_model(model, s.env_name, episodes, seed=seed, act=act, **s.stop_early)
 
-    solved = SolveCheck(
-        history,
-        quick=check(s.eval_episodes, 10_000),
-        full=check(s.solve_episodes, 20_000),
-        target=s.target_return,
-        start=start,
-    )
-    episodes = range(1, s.max_episodes + 1)
-    bar = report.progress_bar(episodes, desc="actor-critic", disable=not progress)
-    for episode in bar:
-        with Stopwatch(clock, "collect"):
-            observations, actions, rewards = play_episode(env, model, rng, act=act)
-        with Stopwatch(clock, "train"):
-            returns = returns_fn(rewards, s.gamma)
-            actor_loss, critic_loss = train_step(observations, actions, returns)
-        episode_return = float(rewards.sum())
-        decay = s.running_reward_decay
-        running = episode_return if episode == 1 else decay * running + (1 - decay) * episode_return
-        history.episode_returns.append(episode_return)
-        history.running_rewards.append(running)
-        history.actor_losses.append(float(actor_loss))
-        history.critic_losses.append(float(critic_loss))
-        history.env_steps += len(rewards)
-        history.record_loss(history.env_steps, float(actor_loss) + float(critic_loss))
+    def quick(episode: int) -> EvalResult:
+        history.eval_at_episodes.append(episode)
+        return play(s.eval_episodes, 10_000 + episode)
 
-        if running >= s.eval_gate and episode % s.eval_interval == 0:
-            history.eval_at_episodes.append(episode)
-            if solved(history.env_steps, episode):
-                history.episodes_to_solve = episode
-                break  # keep the weights that solved the task
-        bar.set_postfix({"running": f"{running:.0f}", "eval": solved.status}, refresh=False)
-    bar.set_postfix({"running": f"{running:.0f}", "eval": solved.status})
-    bar.close()
-    env.close()
-    history.finish(start, iterations=episode, env_steps=history.env_steps, train_steps=episode)
-    return history
+    def full(episode: int) -> EvalResult:
+        return play(s.solve_episodes, 20_000 + episode)
+
+    return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
+
+
+def show_progress(bar, running: float, solved: SolveCheck, *, close: bool = False) -> None:
+    """Show the running reward and the last check on a progress bar; ``close`` ends the bar."""
+    bar.set_postfix({"running": f"{running:.0f}", "eval": solved.status}, refresh=close)
+    if close:
+        bar.close()
+
+
+# --- watching and evaluating the model ----------------------------------------------------
 
 
 def record_model_episode(
@@ -282,9 +289,6 @@ def record_model_episode(
         return envs.record_episode(env, choose, seed=seed, max_steps=max_steps)
     finally:
         env.close()
-
-
-# --- evaluation ------------------------------------------------------------------------
 
 
 def evaluate_model(

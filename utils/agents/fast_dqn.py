@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils import envs
+from utils.agents.dqn_scratch import elementwise_loss  # notebook 07's Huber loss
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
+from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import EvalResult, evaluate_gym
@@ -204,16 +206,11 @@ def td_targets(agent, batch):
     return batch["reward"] + agent.settings.gamma * batch["discount"] * best_next
 
 
-def huber(errors):
-    """Huber loss: quadratic within ±1, linear beyond, so large errors do not dominate."""
-    return tf.where(tf.abs(errors) < 1.0, 0.5 * errors**2, tf.abs(errors) - 0.5)
-
-
 def td_loss(agent, batch, targets):
     """Mean Huber loss of the TD errors y - Q(s, a) over a minibatch (a: the action taken)."""
     q = agent.q_values(batch["observation"])
     q_taken = tf.gather(q, batch["action"], axis=1, batch_dims=1)
-    return tf.reduce_mean(huber(tf.stop_gradient(targets) - q_taken))
+    return tf.reduce_mean(elementwise_loss(tf.stop_gradient(targets) - q_taken, "huber"))
 
 
 def sync_target(agent):
@@ -236,6 +233,31 @@ def train_step(agent):
     return loss
 
 
+def iterate(agent):
+    """One iteration in the graph: collect steps, then train steps once the replay is warm.
+
+    Returns the train steps' mean loss, or NaN while the replay is still filling.
+    """
+    s = agent.settings
+
+    def collect_body(i):
+        agent.collect_fn(agent)
+        return (i + 1,)
+
+    tf.while_loop(lambda i: i < s.collect_steps_per_env, collect_body, (tf.constant(0),))
+
+    def train_body(i, total):
+        return i + 1, total + agent.train_fn(agent)
+
+    def train():
+        start = (tf.constant(0), tf.constant(0.0))
+        _, total = tf.while_loop(lambda i, _: i < s.train_steps_per_iteration, train_body, start)
+        return total / s.train_steps_per_iteration
+
+    warm = agent.replay_size >= s.initial_collect_steps
+    return tf.cond(warm, train, lambda: tf.constant(float("nan")))
+
+
 # END generated from notebooks/09_training_fast.ipynb
 
 
@@ -246,9 +268,10 @@ class FastDqn:
     """The in-graph DQN: variables and two compiled functions, ``iterate`` and ``evaluate``.
 
     ``collect_fn`` and ``train_fn`` are the collect step and the train step, functions of the
-    agent (default: this module's :func:`collect_step` and :func:`train_step`); ``iterate``
-    runs ``collect_steps_per_env`` of the first, then ``train_steps_per_iteration`` of the
-    second, in one ``tf.function``.
+    agent (default: this module's :func:`collect_step` and :func:`train_step`);
+    ``iterate_fn`` (default :func:`iterate`) runs ``collect_steps_per_env`` of the first, then
+    ``train_steps_per_iteration`` of the second, and ``iterate`` compiles it into one
+    ``tf.function``.
     """
 
     def __init__(
@@ -258,11 +281,13 @@ class FastDqn:
         seed: int = 0,
         collect_fn=None,
         train_fn=None,
+        iterate_fn=None,
     ) -> None:
         self.settings = s = settings
         self.seed = seed
         self.collect_fn = collect_fn or collect_step
         self.train_fn = train_fn or train_step
+        self.iterate_fn = iterate_fn or iterate
         self.generator = tf.random.Generator.from_seed(seed)
         self.eval_generator = tf.random.Generator.from_seed(seed + 1_000_003)
         # Q-network and target network: Dense layers as plain variables (Glorot uniform).
@@ -329,28 +354,7 @@ class FastDqn:
     # --- one iteration: the collect steps, then the train steps ---------------------------------
 
     def _iterate(self):
-        s = self.settings
-
-        def collect_body(i):
-            self.collect_fn(self)
-            return (i + 1,)
-
-        tf.while_loop(lambda i: i < s.collect_steps_per_env, collect_body, (tf.constant(0),))
-
-        def train_body(i, total):
-            return i + 1, total + self.train_fn(self)
-
-        def train():
-            _, total = tf.while_loop(
-                lambda i, _: i < s.train_steps_per_iteration,
-                train_body,
-                (tf.constant(0), tf.constant(0.0)),
-            )
-            return total / s.train_steps_per_iteration
-
-        return tf.cond(
-            self.replay_size >= s.initial_collect_steps, train, lambda: tf.constant(math.nan)
-        )
+        return self.iterate_fn(self)  # notebook 09's `iterate`, or the one a notebook passes
 
     # --- evaluation: Gym's rule, in the graph --------------------------------------------------
 
@@ -395,22 +399,22 @@ def train(
     seed: int = 0,
     collect_fn=None,
     train_fn=None,
+    iterate_fn=None,
     progress: bool = True,
     verbose: bool = True,
 ) -> tuple[FastDqn, FastHistory]:
     """Build a :class:`FastDqn` and train it until the 100-episode evaluation passes.
 
-    ``collect_fn`` and ``train_fn`` replace this module's :func:`collect_step` and
-    :func:`train_step`: a notebook passes its own cells' versions, so what it edits is what
-    trains. The clock starts before the variables are created, so tracing and XLA compilation
-    count. If XLA fails here, it prints a note and falls back to plain ``tf.function`` graphs.
-    Training stops at the first passing evaluation: the returned agent is the one that solved.
+    ``collect_fn``, ``train_fn`` and ``iterate_fn`` replace this module's :func:`collect_step`,
+    :func:`train_step` and :func:`iterate`: a notebook passes its own cells' versions, so what
+    it edits is what trains. The clock starts before the variables are created, so tracing and
+    XLA compilation count. If XLA fails here, it prints a note and falls back to plain
+    ``tf.function`` graphs. Training stops at the first passing evaluation: the returned agent
+    is the one that solved.
     """
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
     tf.random.set_seed(seed)
-    pieces = {"collect_fn": collect_fn, "train_fn": train_fn}
+    pieces = {"collect_fn": collect_fn, "train_fn": train_fn, "iterate_fn": iterate_fn}
     agent = FastDqn(settings, seed=seed, **pieces)
     history = FastHistory(seed=seed, jit_compile=agent.jit_compile)
     s = settings
@@ -434,7 +438,9 @@ def train(
         return EvalResult(float(mean), [], s.solve_episodes, complete=bool(complete))
 
     solved = SolveCheck(history, quick=full_check, full=None, target=s.target_return, start=start)
-    bar = tqdm(range(1, iterations + 1), desc=f"fast DQN seed {seed}", disable=not progress)
+    bar = report.progress_bar(
+        range(1, iterations + 1), desc=f"fast DQN seed {seed}", disable=not progress
+    )
     for iteration in bar:
         with Stopwatch(history.timings, "collect + train"):
             if iteration > 1:
@@ -447,7 +453,7 @@ def train(
         if solved(env_steps):
             break
         solved.progress(bar, env_steps, loss)
-    bar.close()
+    solved.progress(bar, env_steps, loss, close=True)
     history.finish(
         start,
         iterations=iteration,

@@ -5,9 +5,12 @@ environment at once (one policy call per step for all of them); each iteration t
 everything just collected and then discards it (PPO learns only from data of its current
 policy), so no replay buffer, and no Reverb, is needed.
 
-The two pieces of PPO that ``PPOClipAgent`` computes inside ``agent.train``, the generalised
-advantage estimate and the clipped surrogate objective, are written out by hand at the end of
-this module (notebook 08 compares them with the agent's own numbers on a real batch).
+The algorithm is the generated block below, copied from the notebook's ``#@save`` cells: the
+agent (``build_agent``), collection (``collect``), the two pieces of PPO that
+``PPOClipAgent`` computes inside ``agent.train`` written out by hand (the generalised
+advantage estimate and the clipped surrogate objective, which the notebook compares with the
+agent's own numbers on a real batch) and the training loop (``train_ppo``). Before it: the
+settings and the course's bookkeeping that the loop calls.
 """
 
 from __future__ import annotations
@@ -21,8 +24,19 @@ import numpy as np
 from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch
+from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import evaluate
 from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
+
+# Imported at first use, after the notebook's setup cell has configured TensorFlow.
+tf = LazyModule("tensorflow")
+actor_distribution_network = LazyModule("tf_agents.networks.actor_distribution_network")
+ppo_clip_agent = LazyModule("tf_agents.agents.ppo.ppo_clip_agent")
+py_tf_eager_policy = LazyModule("tf_agents.policies.py_tf_eager_policy")
+tensor_spec = LazyModule("tf_agents.specs.tensor_spec")
+trajectory = LazyModule("tf_agents.trajectories.trajectory")
+ts = LazyModule("tf_agents.trajectories.time_step")
+value_network = LazyModule("tf_agents.networks.value_network")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,30 +77,6 @@ class PpoSettings(TrainerSettings):
 def make_train_env(settings: PpoSettings, seed: int = 0):
     """``num_envs`` seeded copies of the environment, stepped as one batch."""
     return envs.batched_env(settings.env_name, settings.num_envs, seed=seed)
-
-
-def collect(py_env, policy, time_step, num_steps: int):
-    """Play ``policy`` for ``num_steps`` steps in every copy of a batched Python environment.
-
-    What a driver does, written out: each step's ``Trajectory`` is kept, and they are stacked
-    into one batch of shape [copies, num_steps], the layout ``agent.train`` expects. Returns
-    ``(experience, time_step)``; pass ``time_step`` back in to carry on where it stopped.
-    """
-    import tensorflow as tf
-    from tf_agents.trajectories import trajectory
-
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1, got {num_steps!r}.")
-    if time_step is None:
-        time_step = py_env.reset()
-    steps = []
-    for _ in range(num_steps):
-        action_step = tf.nest.map_structure(np.asarray, policy.action(time_step))
-        next_time_step = py_env.step(action_step.action)
-        steps.append(trajectory.from_transition(time_step, action_step, next_time_step))
-        time_step = next_time_step
-    experience = tf.nest.map_structure(lambda *xs: np.stack(xs, axis=1), *steps)
-    return experience, time_step
 
 
 def finished_episode_returns(experience, running: np.ndarray) -> list[float]:
@@ -151,14 +141,55 @@ def categorical_projection_net(action_spec):
     return CategoricalProjection(action_spec)
 
 
-def build_agent(settings: PpoSettings, py_env):
-    """A ``PPOClipAgent`` with an ``ActorDistributionNetwork`` and a ``ValueNetwork``."""
-    import tensorflow as tf
-    from tf_agents.agents.ppo import ppo_clip_agent
-    from tf_agents.networks import actor_distribution_network, value_network
-    from tf_agents.specs import tensor_spec
-    from tf_agents.trajectories import time_step as ts
+# --- the course's bookkeeping, which the loop calls -----------------------------------------
 
+
+@dataclass
+class PpoHistory(History):
+    """What happened during :func:`train_ppo`; ``History`` holds what every trainer records."""
+
+    # One entry per training episode (sampled actions), at the step count when it ended.
+    episode_env_steps: list[int] = field(default_factory=list)
+    episode_returns: list[float] = field(default_factory=list)
+
+    def record_episodes(self, experience, running: np.ndarray, env_steps: int) -> list[float]:
+        """Note the returns of the episodes that ended in a batch; return them.
+
+        ``running`` holds each copy's reward so far (see :func:`finished_episode_returns`).
+        """
+        finished = finished_episode_returns(experience, running)
+        self.episode_returns += finished
+        self.episode_env_steps += [int(env_steps)] * len(finished)
+        return finished
+
+
+def ppo_checks(
+    agent, settings: PpoSettings, history: PpoHistory, start: float, *, seed: int = 0
+) -> SolveCheck:
+    """The quick check and, when it passes, the full one (a ``SolveCheck``), for :func:`train_ppo`.
+
+    Call it as ``check(env_steps)``. Both play ``agent.policy`` (the most likely action) on
+    batched environments, each check with its own seeds.
+    """
+    s = settings
+    greedy = py_tf_eager_policy.PyTFEagerPolicy(
+        agent.policy, use_tf_function=True, batch_time_steps=False
+    )
+    quick_env = envs.batched_env(s.env_name, s.eval_episodes, seed=1000 * seed + 1)
+    full_env = envs.batched_env(s.env_name, s.solve_episodes, seed=1000 * seed + 500)
+    quick = functools.partial(evaluate, quick_env, greedy, s.eval_episodes, **s.stop_early)
+    full = functools.partial(evaluate, full_env, greedy, s.solve_episodes, **s.stop_early)
+    return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
+
+
+# --- the pieces of the algorithm, as notebook 08 teaches them ---------------------------------
+
+# BEGIN generated from notebooks/08_actor_critic.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def build_agent(settings, py_env):
+    """A ``PPOClipAgent`` with an ``ActorDistributionNetwork`` and a ``ValueNetwork``."""
     observation_spec = tensor_spec.from_spec(py_env.observation_spec())
     action_spec = tensor_spec.from_spec(py_env.action_spec())
     actor_net = actor_distribution_network.ActorDistributionNetwork(
@@ -174,108 +205,40 @@ def build_agent(settings: PpoSettings, py_env):
         optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
         actor_net=actor_net,
         value_net=value_net,
-        importance_ratio_clipping=settings.clip_ratio,
+        importance_ratio_clipping=settings.clip_ratio,  # ε
         discount_factor=settings.gamma,
         lambda_value=settings.gae_lambda,
         use_gae=settings.use_gae,
         use_td_lambda_return=settings.use_gae,
-        # One pass per agent.train call; train() calls it num_epochs times on each batch.
-        num_epochs=1,
+        num_epochs=1,  # one pass per agent.train call; the loop makes num_epochs calls
         entropy_regularization=settings.entropy_regularization,
         normalize_observations=True,  # running mean/std of observations
-        # CartPole pays 1 every step: dividing by the (near-zero) spread of rewards would
-        # blow them up to the clip value, so rewards are left as they are.
-        normalize_rewards=settings.normalize_rewards,
-        # int64: TF >= 2.16 rejects an int32 counter in some agents.
-        train_step_counter=tf.Variable(0, dtype=tf.int64),
+        normalize_rewards=settings.normalize_rewards,  # False: see the settings
+        train_step_counter=tf.Variable(0, dtype=tf.int64),  # int64: TF >= 2.16 needs it
     )
     agent.initialize()
     return agent
 
 
-@dataclass
-class PpoHistory(History):
-    """What happened during :func:`train`; ``History`` holds what every trainer records."""
+def collect(py_env, policy, time_step, num_steps):
+    """Play ``policy`` for ``num_steps`` steps in every copy of a batched Python environment.
 
-    # One entry per training episode (sampled actions), at the step count when it ended.
-    episode_env_steps: list[int] = field(default_factory=list)
-    episode_returns: list[float] = field(default_factory=list)
-
-
-def train(agent, py_env, settings: PpoSettings, *, seed: int = 0, progress: bool = True):
-    """Collect with the stochastic policy, train on the batch, evaluate; stop once solved.
-
-    Returns a :class:`PpoHistory`. Training stops at the first full check that passes, so
-    ``agent.policy`` is the policy that solved the task.
+    Each step's ``Trajectory`` is kept, and they are stacked into one batch of shape
+    [copies, num_steps], the layout ``agent.train`` expects. Returns ``(experience,
+    time_step)``; pass ``time_step`` back in to carry on where it stopped (None: reset).
     """
-    import tensorflow as tf
-    from tf_agents.policies import py_tf_eager_policy
-
-    s = settings
-    start = time.perf_counter()
-    history = PpoHistory(label="PPO")
-    collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
-        agent.collect_policy, use_tf_function=True, batch_time_steps=False
-    )
-    greedy = py_tf_eager_policy.PyTFEagerPolicy(
-        agent.policy, use_tf_function=True, batch_time_steps=False
-    )
-    quick_env = envs.batched_env(s.env_name, s.eval_episodes, seed=1000 * seed + 1)
-    full_env = envs.batched_env(s.env_name, s.solve_episodes, seed=1000 * seed + 500)
-    quick = functools.partial(evaluate, quick_env, greedy, s.eval_episodes, **s.stop_early)
-    full = functools.partial(evaluate, full_env, greedy, s.solve_episodes, **s.stop_early)
-    solved = SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
-
-    # agent.train compiled once without autograph, for a single epoch: TF-Agents' own
-    # num_epochs loop would be unrolled into a graph num_epochs times larger, which takes
-    # minutes to trace on a small CPU. Calling it num_epochs times does the same work (and
-    # recomputes the advantages with the latest critic before every pass).
-    train_step = tf.function(lambda experience: agent.train(experience).loss, autograph=False)
-
-    time_step = None
-    running = np.zeros(s.num_envs)  # reward so far of each copy's current episode
-    env_steps = 0
-    bar = report.progress_bar(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
-    for iteration in bar:
-        with Stopwatch(history.timings, "collect"):
-            experience, time_step = collect(
-                py_env, collect_policy, time_step, s.collect_steps_per_env
-            )
-            env_steps += s.num_envs * s.collect_steps_per_env
-            finished = finished_episode_returns(experience, running)
-            history.episode_returns += finished
-            history.episode_env_steps += [env_steps] * len(finished)
-        with Stopwatch(history.timings, "train"):
-            experience = tf.nest.map_structure(tf.convert_to_tensor, experience)
-            for _ in range(s.num_epochs):
-                loss = train_step(experience)
-        loss = history.record_loss(env_steps, loss)  # the last epoch's loss
-
-        recent = np.mean(history.episode_returns[-10:]) if history.episode_returns else 0.0
-        if recent >= s.eval_gate and iteration % s.eval_interval == 0 and solved(env_steps):
-            break  # keep the policy that solved the task
-        solved.progress(bar, env_steps, loss)
-    solved.progress(bar, env_steps, loss, close=True)
-    train_steps = agent.train_step_counter.numpy()
-    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
-    return history
-
-
-def train_from_scratch(settings: PpoSettings, *, seed: int = 0, progress: bool = True):
-    """Seed everything, build the environments and the agent, train; return (agent, history)."""
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(seed)
-    py_env = make_train_env(settings, seed=seed)
-    agent = build_agent(settings, py_env)
-    history = train(agent, py_env, settings, seed=seed, progress=progress)
-    return agent, history
-
-
-# --- PPO's pieces by hand, as notebook 08 teaches them -------------------------------------
-
-# BEGIN generated from notebooks/08_actor_critic.ipynb, its cells marked #@save.
-# Edit those cells, not this block, then run `make export`.
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps!r}.")
+    if time_step is None:
+        time_step = py_env.reset()
+    steps = []
+    for _ in range(num_steps):
+        action_step = tf.nest.map_structure(np.asarray, policy.action(time_step))
+        next_time_step = py_env.step(action_step.action)
+        steps.append(trajectory.from_transition(time_step, action_step, next_time_step))
+        time_step = next_time_step
+    experience = tf.nest.map_structure(lambda *xs: np.stack(xs, axis=1), *steps)
+    return experience, time_step
 
 
 def gae_advantages(rewards, values, episode_ends, gamma, lam):
@@ -330,4 +293,47 @@ def clipped_surrogate(new_log_probs, old_log_probs, advantages, clip_ratio, weig
     return float(per_step.mean())
 
 
+def train_ppo(agent, py_env, settings, *, seed=0, progress=True):
+    """Collect with the stochastic policy, train on the batch, check; stop once solved.
+
+    Returns a ``PpoHistory``; ``agent.policy`` is then the policy that solved the task.
+    """
+    s, start, history = settings, time.perf_counter(), PpoHistory(label="PPO")
+    policy = py_tf_eager_policy.PyTFEagerPolicy(  # the collect policy, for a Python env
+        agent.collect_policy, use_tf_function=True, batch_time_steps=False
+    )
+    solved = ppo_checks(agent, s, history, start, seed=seed)  # the quick check, then the full one
+    # One epoch per call (see the text above), traced without autograph as in notebook 03.
+    train_step = tf.function(lambda experience: agent.train(experience).loss, autograph=False)
+    time_step, running = None, np.zeros(s.num_envs)  # each copy's reward so far
+    bar = report.progress_bar(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
+    for iteration in bar:
+        with Stopwatch(history.timings, "collect"):
+            experience, time_step = collect(py_env, policy, time_step, s.collect_steps_per_env)
+            env_steps = iteration * s.num_envs * s.collect_steps_per_env
+            history.record_episodes(experience, running, env_steps)
+        with Stopwatch(history.timings, "train"):
+            experience = tf.nest.map_structure(tf.convert_to_tensor, experience)
+            for _ in range(s.num_epochs):
+                loss = train_step(experience)
+        loss = history.record_loss(env_steps, loss)  # the last epoch's loss
+        recent = np.mean(history.episode_returns[-10:]) if history.episode_returns else 0.0
+        if recent >= s.eval_gate and iteration % s.eval_interval == 0 and solved(env_steps):
+            break  # keep the policy that solved the task
+        solved.progress(bar, env_steps, loss)
+    solved.progress(bar, env_steps, loss, close=True)
+    train_steps = agent.train_step_counter.numpy()
+    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
+    return history
+
+
 # END generated from notebooks/08_actor_critic.ipynb
+
+
+def train_from_scratch(settings: PpoSettings, *, seed: int = 0, progress: bool = True):
+    """Seed everything, build the environments and the agent, train; return (agent, history)."""
+    tf.keras.utils.set_random_seed(seed)
+    py_env = make_train_env(settings, seed=seed)
+    agent = build_agent(settings, py_env)
+    history = train_ppo(agent, py_env, settings, seed=seed, progress=progress)
+    return agent, history

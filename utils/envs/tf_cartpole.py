@@ -41,7 +41,11 @@ MAX_EPISODE_STEPS = 500  # CartPole-v1's time limit
 RESET_BOUND = 0.05  # reset draws every state variable uniformly from [-0.05, 0.05]
 
 
-def physics_step(state: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+# BEGIN generated from notebooks/09_training_fast.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def physics_step(state, action):
     """Gym CartPole's transition for a batch: state [B, 4], action [B] -> (next, terminated)."""
     x, x_dot, theta, theta_dot = tf.unstack(state, axis=-1)
     dtype = state.dtype
@@ -54,6 +58,7 @@ def physics_step(state: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
         LENGTH * (4.0 / 3.0 - MASS_POLE * costheta**2 / TOTAL_MASS)
     )
     xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
+    # Euler steps: positions move with the old speeds, then the speeds change.
     x = x + TAU * x_dot
     x_dot = x_dot + TAU * xacc
     theta = theta + TAU * theta_dot
@@ -65,6 +70,9 @@ def physics_step(state: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
         | (theta > THETA_THRESHOLD)
     )
     return tf.stack([x, x_dot, theta, theta_dot], axis=-1), terminated
+
+
+# END generated from notebooks/09_training_fast.ipynb
 
 
 def reset_states(generator: tf.random.Generator, batch_size: int, dtype=tf.float32) -> tf.Tensor:
