@@ -230,8 +230,11 @@ def test_draw_actions_colours_good_and_bad_arrows(tmp_path):
     actions = {cell: min(world.best_actions(cell) or {0}) for cell in world.floor_cells()}
     actions[world.start] = 3  # right: into the dead end, not a shortest path
     figure = world.draw_actions(actions, path=tmp_path / "arrows.png")
-    colours = [a.arrow_patch.get_edgecolor() for a in figure.axes[0].texts]
+    arrows = [t for t in figure.axes[0].texts if getattr(t, "arrow_patch", None) is not None]
+    colours = [a.arrow_patch.get_edgecolor() for a in arrows]
     assert len(colours) == len(world.floor_cells())
+    letters = sorted(t.get_text() for t in figure.axes[0].texts if t not in arrows)
+    assert letters == ["G", "S"]
     orange = matplotlib.colors.to_rgba("tab:orange")
     assert sum(tuple(c) == orange for c in colours) == 1  # only the start's arrow is wrong
     assert (tmp_path / "arrows.png").stat().st_size > 1000

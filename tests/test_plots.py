@@ -93,3 +93,24 @@ def test_lower_panel_can_show_epsilon_on_a_linear_scale():
     )
     assert figure.axes[1].get_yscale() == "linear" and figure.axes[1].get_ylabel() == "ε"
     plt.close(figure)
+
+
+def test_learning_curve_averages_complete_checks_only_and_picks_the_loss_scale():
+    steps = list(range(12))
+    returns = [10.0] * 12
+    complete = [True] * 10 + [False] * 2
+    figure = plots.plot_learning_curve(
+        steps, returns, window=5, complete=complete, losses=(steps, [0.4 + 0.01 * s for s in steps])
+    )
+    top, bottom = figure.axes
+    labels = [line.get_label() for line in top.get_lines()]
+    assert "moving average (5)" in labels
+    average = next(line for line in top.get_lines() if line.get_label() == "moving average (5)")
+    assert len(average.get_xdata()) == 10  # the two hollow checks are left out
+    assert bottom.get_yscale() == "linear" and "log" not in bottom.get_ylabel()
+    few = plots.plot_learning_curve(
+        steps[:6], returns[:6], window=5, losses=(steps, [1e-3, 1e2] * 6)
+    )
+    assert "moving average (5)" not in [line.get_label() for line in few.axes[0].get_lines()]
+    assert few.axes[1].get_yscale() == "log" and "(log scale)" in few.axes[1].get_ylabel()
+    matplotlib.pyplot.close("all")

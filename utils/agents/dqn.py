@@ -193,6 +193,73 @@ class DqnHistory(QHistory):
 
 # --- the training loop, as notebook 03 teaches it -------------------------------------------
 
+
+def layer_initializers(init: str):
+    """``(hidden, output_kernel, output_bias)`` initializers for :func:`build_q_network`.
+
+    ``"keras"``: Keras's default (Glorot uniform weights, zero biases), the course's choice.
+    ``"tutorial"``: TF-Agents' DQN tutorial's (He-style hidden layers; output weights in
+    ±0.03 and biases -0.2, so that all Q-values start small and equal; notebook 04).
+    ``hidden`` is a function: each layer needs a fresh initializer, so layers start different.
+    """
+    if init == "keras":
+        return (lambda: "glorot_uniform"), "glorot_uniform", "zeros"
+    return (
+        lambda: tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal"),
+        tf.keras.initializers.RandomUniform(-0.03, 0.03),
+        tf.keras.initializers.Constant(-0.2),
+    )
+
+
+class TrainingRun:
+    """The course's bookkeeping around notebook 03's loop: history, timing, checks, progress.
+
+    ``train`` creates one, times its phases with ``timed``, loops over ``iterations()`` and
+    calls ``end_of_iteration`` after each; ``finish`` returns the ``DqnHistory``.
+    """
+
+    def __init__(self, agent, settings: DqnSettings, *, seed=0, progress=True, quick_check=None):
+        self.agent, self.settings, self.show = agent, settings, progress
+        self.start = time.perf_counter()
+        self.history = DqnHistory(label=settings.name)
+        self.check = solve_check(
+            agent, settings, self.history, self.start, seed=seed, quick_check=quick_check
+        )
+        self.bar, self.iteration, self.loss = None, 0, float("nan")
+
+    def timed(self, phase: str) -> Stopwatch:
+        """Add the seconds of a ``with`` block to the history's ``phase`` ("collect", ...)."""
+        return Stopwatch(self.history.timings, phase)
+
+    def iterations(self):
+        """1, 2, ... ``settings.num_iterations``, with a progress bar."""
+        numbers = range(1, self.settings.num_iterations + 1)
+        self.bar = report.progress_bar(numbers, desc=self.settings.name, disable=not self.show)
+        return self.bar
+
+    def end_of_iteration(self, iteration: int, env_steps: int, losses) -> bool:
+        """Record the iteration's loss (the largest of its train steps: a mean would hide a
+        spike), run the checks when due, update the progress bar; True once solved."""
+        self.iteration = iteration
+        self.loss = self.history.record_loss(env_steps, tf.reduce_max(losses))
+        if iteration % self.settings.eval_interval == 0:
+            self.history.eval_iterations.append(iteration)
+            if self.check(env_steps):
+                return True
+        self.check.progress(self.bar, env_steps, self.loss)
+        return False
+
+    def finish(self, env_steps: int) -> DqnHistory:
+        """Close the progress bar and complete the history."""
+        if self.bar is not None:
+            self.check.progress(self.bar, env_steps, self.loss, close=True)
+        train_steps = int(self.agent.train_step_counter.numpy())
+        self.history.finish(
+            self.start, iterations=self.iteration, env_steps=env_steps, train_steps=train_steps
+        )
+        return self.history
+
+
 # BEGIN generated from notebooks/03_dqn_tf_agents.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
 
@@ -207,26 +274,15 @@ def build_q_network(settings, num_actions):
         # tiny next to its cart position (±2.4), yet it matters most for balancing.
         scale = [1.0 / magnitude for magnitude in settings.observation_scale]
         layers.append(tf.keras.layers.Rescaling(scale))
-    keras = settings.init == "keras"  # else the tutorial's choice (notebook 04)
-
-    def hidden_init():  # a fresh initializer per layer, so that layers start different
-        if keras:  # Keras's default: Glorot uniform
-            return "glorot_uniform"
-        return tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")  # He
-
+    hidden_init, output_init, output_bias = layer_initializers(settings.init)
     for units in settings.hidden_layers:
-        layers.append(
-            tf.keras.layers.Dense(units, activation="relu", kernel_initializer=hidden_init())
-        )
-    # One linear output per action; the tutorial starts all Q-values small and equal.
-    output_init = "glorot_uniform" if keras else tf.keras.initializers.RandomUniform(-0.03, 0.03)
-    output_bias = "zeros" if keras else tf.keras.initializers.Constant(-0.2)
-    layers.append(
-        tf.keras.layers.Dense(
-            num_actions, kernel_initializer=output_init, bias_initializer=output_bias
-        )
+        dense = tf.keras.layers.Dense(units, activation="relu", kernel_initializer=hidden_init())
+        layers.append(dense)
+    # One linear output per action: its Q-value.
+    output = tf.keras.layers.Dense(
+        num_actions, kernel_initializer=output_init, bias_initializer=output_bias
     )
-    return sequential.Sequential(layers)
+    return sequential.Sequential([*layers, output])
 
 
 def build_agent(settings, env):
@@ -238,7 +294,7 @@ def build_agent(settings, env):
     time_step_spec = tensor_spec.from_spec(env.time_step_spec())
     action_spec = tensor_spec.from_spec(env.action_spec())
     num_actions = int(action_spec.maximum - action_spec.minimum + 1)
-    # Counts train steps (int64: an int32 counter fails on TensorFlow 2.16 and later).
+    # Counts train steps (an int64 variable; ε and the target syncs read it).
     train_step_counter = tf.Variable(0, dtype=tf.int64, name="train_step_counter")
     # Exploration: ε falls linearly from epsilon_start to epsilon_end, then stays there.
     epsilon = tf.keras.optimizers.schedules.PolynomialDecay(
@@ -304,40 +360,26 @@ def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=No
     """Collect with a PyDriver into the replay, train from it, check; stop once solved.
 
     Returns a ``DqnHistory``; ``agent.policy`` is then the policy that passed the full check.
-    ``quick_check`` replaces the quick check (see ``solve_check``).
+    ``quick_check`` replaces the quick check (see ``dqn.solve_check``).
     """
-    start = time.perf_counter()
-    history = DqnHistory(label=settings.name)
-    clock = history.timings  # seconds spent collecting, training and evaluating
+    run = TrainingRun(agent, settings, seed=seed, progress=progress, quick_check=quick_check)
     fill, collect = make_collectors(agent, env, replay, settings, seed)
-    with Stopwatch(clock, "collect"):
+    with run.timed("collect"):
         time_step, _ = fill.run(env.reset())  # random play: the agent knows nothing yet
     env_steps = settings.initial_collect_steps
-    # Reverb hands out samples one at a time, so each iteration draws all it trains on at once.
+    # Reverb hands out items one at a time, so each iteration draws all it trains on at once.
     samples = iter(replay.dataset(settings.sample_size, num_steps=2, prefetch=1))
     train_step = make_train_step(agent, settings)
-    solved = solve_check(agent, settings, history, start, seed=seed, quick_check=quick_check)
-
-    iterations = range(1, settings.num_iterations + 1)
-    bar = report.progress_bar(iterations, desc=settings.name, disable=not progress)
-    for iteration in bar:
-        with Stopwatch(clock, "collect"):
+    for iteration in run.iterations():
+        with run.timed("collect"):
             time_step, _ = collect.run(time_step)  # ε-greedy play, written into Reverb
             env_steps += settings.collect_steps_per_iteration
-        with Stopwatch(clock, "train"):
+        with run.timed("train"):
             sample, _ = next(samples)
             losses = [train_step(sample, k) for k in range(settings.train_steps_per_iteration)]
-            loss = history.record_loss(env_steps, tf.reduce_max(losses))  # the largest of them
-        if iteration % settings.eval_interval == 0:
-            history.eval_iterations.append(iteration)
-            if solved(env_steps):
-                break  # stop here, so the agent keeps the policy that solved the task
-        solved.progress(bar, env_steps, loss)
-
-    solved.progress(bar, env_steps, loss, close=True)
-    train_steps = agent.train_step_counter.numpy()
-    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
-    return history
+        if run.end_of_iteration(iteration, env_steps, losses):  # the checks, when due
+            break  # solved: stop, so the agent keeps the policy that passed
+    return run.finish(env_steps)
 
 
 # END generated from notebooks/03_dqn_tf_agents.ipynb

@@ -278,9 +278,19 @@ class GridWorldBase:
                     "color": "tab:green" if good else "tab:orange",
                 },
             )
+        for cell, letter in ((self.start, "S"), (self.goal, "G")):
+            x, y = (cell[1] + 0.08) * n, (cell[0] + 0.06) * n  # the cell's top-left corner
+            axis.text(x, y, letter, ha="left", va="top", fontsize=9, weight="bold")
+        from matplotlib.lines import Line2D
+
+        legend = [
+            Line2D([], [], color="tab:green", lw=2, label="starts a shortest path"),
+            Line2D([], [], color="tab:orange", lw=2, label="does not"),
+        ]
+        axis.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
         axis.set_xticks([])
         axis.set_yticks([])
-        axis.set_title(title or "Chosen action in each cell (green: starts a shortest path)")
+        axis.set_title(title or "Chosen action in each cell")
         figure.tight_layout()
         if path is not None:
             figure.savefig(path, dpi=100)

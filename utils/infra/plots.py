@@ -36,17 +36,20 @@ def plot_learning_curve(
     title: str = "Learning curve",
     label: str = "evaluation",
     ylabel: str = "average return",
-    lower_label: str = "TD loss (log scale)",
-    lower_log: bool = True,
+    lower_label: str = "TD loss",
+    lower_log: bool | None = None,
     path: str | Path | None = None,
 ):
     """Plot returns (points), their moving average (line) and, optionally, the loss below.
 
     ``label`` names the points in the legend (e.g. "training episode"), ``ylabel`` the y-axis.
-    The lower panel (``losses``: steps and values) shows a loss on a log scale unless
-    ``lower_log`` is False; ``lower_label`` names it (e.g. "ε" for an exploration schedule).
     ``complete`` marks evaluations that ran all their episodes; the others (stopped early,
-    their mean covering only finished episodes) are drawn as hollow points.
+    their mean covering only finished episodes, so it reads low) are drawn as hollow points
+    and left out of the moving average, which is drawn only when at least ``2 * window``
+    complete points exist (over fewer, it says little). The lower panel (``losses``: steps and
+    values) is named by ``lower_label`` (e.g. "ε" for an exploration schedule); it is drawn on
+    a log scale when ``lower_log`` is True, or, when None, when its values span more than a
+    factor of ten.
     """
     import matplotlib.pyplot as plt
 
@@ -72,10 +75,17 @@ def plot_learning_curve(
             alpha=0.6,
             label="stopped early (finished episodes only)",
         )
-    average = moving_average(returns, window)
-    ax.plot(
-        steps, average, "-", color="tab:orange", lw=2, zorder=3, label=f"moving average ({window})"
-    )
+    if done.sum() >= 2 * window:
+        average = moving_average(returns_arr[done], window)
+        ax.plot(
+            steps_arr[done],
+            average,
+            "-",
+            color="tab:orange",
+            lw=2,
+            zorder=3,
+            label=f"moving average ({window})",
+        )
     if target is not None:
         ax.axhline(target, color="green", ls="--", lw=1, label=f"target {target:g}")
     ax.set_ylabel(ylabel)
@@ -85,9 +95,15 @@ def plot_learning_curve(
         loss_steps, loss_values = losses
         lax = axes[1, 0]
         lax.plot(loss_steps, loss_values, lw=1, color="tab:red")
+        if lower_log is None:
+            positive = np.asarray(loss_values, dtype=float)
+            positive = positive[np.isfinite(positive) & (positive > 0)]
+            lower_log = positive.size > 1 and positive.max() > 10 * positive.min()
         if lower_log:
             lax.set_yscale("log")
-        lax.set_ylabel(lower_label)
+        elif np.nanmin(np.asarray(loss_values, dtype=float)) >= 0:
+            lax.set_ylim(bottom=0)  # from zero, so that a small wiggle does not look like a fall
+        lax.set_ylabel(f"{lower_label} (log scale)" if lower_log else lower_label)
     axes[-1, 0].set_xlabel(xlabel)
     fig.tight_layout()
     if path is not None:
@@ -114,7 +130,7 @@ def plot_values_and_epsilon(
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True)
     top.plot(steps, start_values, "o-", label="mean max Q of start states")
     top.axhline(1 / (1 - gamma), color="gray", linestyle="--", label="1 / (1 - γ)")
-    top.set_ylabel("expected return")
+    top.set_ylabel("expected discounted return")
     top.legend(loc="center right")
     bottom.plot(steps, epsilons, "o-", color="tab:orange")
     bottom.set_ylabel("ε")

@@ -280,7 +280,7 @@ def plot_return_vs_time(
 ):
     """Evaluation return against seconds since the start of training, one line per run."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     figure, axis = plt.subplots(figsize=(7, 4.8))
     for name, (seconds, returns) in runs.items():
@@ -288,7 +288,10 @@ def plot_return_vs_time(
     if target is not None:
         axis.axhline(target, linestyle="--", color="gray", label=f"target {target:g}")
     axis.set_xscale("log")
-    axis.xaxis.set_major_formatter(ScalarFormatter())
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 2, 5, 10, 20 rather than 2×10⁰
+    axis.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    axis.xaxis.set_major_formatter(plain)
+    axis.xaxis.set_minor_formatter(plain)
     axis.set_xlabel("seconds since the start of training (log scale)")
     axis.set_ylabel("average evaluation return")
     axis.grid(True, which="both", alpha=0.3)

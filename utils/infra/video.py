@@ -104,9 +104,16 @@ def write_gif(
 
 
 def side_by_side(
-    left: Sequence[np.ndarray], right: Sequence[np.ndarray], gap: int = 8
+    left: Sequence[np.ndarray],
+    right: Sequence[np.ndarray],
+    gap: int = 8,
+    *,
+    titles: tuple[str, str] | None = None,
 ) -> list[np.ndarray]:
-    """Join two episodes frame by frame; the shorter one holds its last frame."""
+    """Join two episodes frame by frame; the shorter one holds its last frame.
+
+    ``titles`` writes a caption above each side (e.g. ``("trained", "random")``).
+    """
     left, right = _check_frames(left), _check_frames(right)
     n = max(len(left), len(right))
     h = max(left[0].shape[0], right[0].shape[0])
@@ -116,7 +123,22 @@ def side_by_side(
         return np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0)), constant_values=255)
 
     spacer = np.full((h, gap, 3), 255, dtype=np.uint8)
-    return [np.concatenate([at(left, i), spacer, at(right, i)], axis=1) for i in range(n)]
+    joined = [np.concatenate([at(left, i), spacer, at(right, i)], axis=1) for i in range(n)]
+    if titles is None:
+        return joined
+    band = _caption_band(joined[0].shape[1], [(0, titles[0]), (left[0].shape[1] + gap, titles[1])])
+    return [np.concatenate([band, frame], axis=0) for frame in joined]
+
+
+def _caption_band(width: int, captions: list[tuple[int, str]], height: int = 24) -> np.ndarray:
+    """A white band ``height`` pixels high with each caption written at its x offset."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    for x, text in captions:
+        draw.text((x + 6, 6), text, fill="black")
+    return np.asarray(image, dtype=np.uint8)
 
 
 def show_video(path: str | Path, width: int = 600):

@@ -134,6 +134,10 @@ class ReverbReplay(Replay):
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
 
+# BEGIN generated from notebooks/03_dqn_tf_agents.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
 def make_reverb_table(collect_data_spec, capacity, table_name, sequence_length=2, min_size=1):
     """The Reverb table: what an item is, how items are drawn and evicted, when sampling starts."""
     reverb = import_reverb()
@@ -150,6 +154,9 @@ def make_reverb_table(collect_data_spec, capacity, table_name, sequence_length=2
         rate_limiter=reverb.rate_limiters.MinSize(min_size),  # sample once min_size are in
         signature=signature,
     )
+
+
+# END generated from notebooks/03_dqn_tf_agents.ipynb
 
 
 def build_reverb_replay(
