@@ -274,3 +274,74 @@ def test_checks_note_the_episode_of_each_quick_check():
     assert not check(120, 7)  # an untrained model: the quick check fails, no full check
     assert history.eval_at_episodes == [7] and history.eval_env_steps == [120]
     assert history.full_evals == [] and not history.solved
+
+
+def test_checks_note_the_episode_and_completeness_of_each_full_check():
+    history = ac.ActorCriticHistory()
+    # A target any policy reaches: the quick check passes, then the full one.
+    settings = ac.ActorCriticSettings(eval_episodes=2, solve_episodes=3, target_return=5.0)
+    check = ac.ac_checks(ac.build_model(hidden_units=8), settings, history, start=0.0)
+    assert check(40, 9)
+    assert history.eval_at_episodes == [9] and history.full_eval_at_episodes == [9]
+    assert history.full_eval_complete == [True] and history.full_evals[0][0] == 40
+
+
+# --- watching and plotting --------------------------------------------------------------
+
+
+def test_record_model_episode_traces_actions_and_why_it_ended():
+    trace = {}
+    frames, total = ac.record_model_episode(_left_model(), seed=0, trace=trace)
+    assert len(frames) == total + 1 and len(trace["actions"]) == total
+    assert set(trace["actions"].tolist()) == {0}  # the model always pushes left
+    assert trace["end"].startswith("the pole fell")
+
+
+class _CartPoleCore:
+    x_threshold, theta_threshold_radians = 2.4, 0.2
+
+    def __init__(self, state):
+        self.state = state
+
+
+class _EndedEnv:
+    def __init__(self, state, limit=500):
+        self.unwrapped = _CartPoleCore(state)
+        self.spec = type("Spec", (), {"max_episode_steps": limit})()
+
+
+@pytest.mark.parametrize(
+    "state, steps, start",
+    [
+        ((2.5, 0, 0.1, 0), 420, "the cart left the track (position +2.500"),
+        ((-0.5, 0, -0.25, 0), 8, "the pole fell (angle -14.3°"),
+        ((0.1, 0, 0.01, 0), 500, "the time limit of 500 steps"),
+        ((0.1, 0, 0.01, 0), 300, "it was stopped after 300 steps"),
+    ],
+)
+def test_why_episode_ended(state, steps, start):
+    assert ac.why_episode_ended(_EndedEnv(state), steps).startswith(start)
+
+
+def test_draw_checks_marks_each_kind_once_in_the_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots()
+    quick = [(10, 480.0, True), (20, 300.0, False), (30, 500.0, True)]
+    full = [(10, 219.8, False), (30, 499.0, True)]
+    ac.draw_checks(axes, quick, full, target=475, quick_episodes=10, full_episodes=100)
+    lines = axes.get_lines()
+    assert len(lines) == 5
+    hollow = [line.get_markerfacecolor() == "none" for line in lines]
+    assert hollow == [False, True, False, True, False]
+    labels = axes.get_legend_handles_labels()[1]
+    assert labels == [
+        "quick check (10 greedy episodes)",
+        "quick check (10 greedy episodes), stopped early",
+        "full check failed, stopped early",
+        "full check (100 episodes): solved",
+    ]
+    plt.close(figure)

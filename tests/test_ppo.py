@@ -93,6 +93,16 @@ def test_finished_episode_returns_checks_shapes():
         ppo.finished_episode_returns(experience, np.zeros(3))
 
 
+def test_checks_note_whether_each_full_check_ran_all_its_episodes():
+    # A target any policy reaches: the quick check passes, then the full one.
+    settings = SMALL.replace(eval_episodes=2, solve_episodes=3, target_return=5.0)
+    env = ppo.make_train_env(settings, seed=0)
+    history = ppo.PpoHistory()
+    check = ppo.ppo_checks(ppo.build_agent(settings, env), settings, history, start=0.0)
+    assert check(16)
+    assert history.full_eval_complete == [True] and history.full_evals[0][0] == 16
+
+
 def test_a_short_training_run_keeps_its_bookkeeping():
     settings = SMALL.replace(num_iterations=3, eval_gate=0.0, eval_interval=1, num_epochs=2)
     agent, history = ppo.train_from_scratch(settings, seed=0, progress=False)
@@ -203,6 +213,9 @@ def test_gae_matches_the_agent_given_its_batch_end_bootstrap():
     as_agent = np.concatenate([values[:, :-1], values[:, -2:-1]], axis=1)
     expected = ppo.gae_advantages(rewards, as_agent, ends, SMALL.gamma, SMALL.gae_lambda)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The notebook's helper does exactly this.
+    helper = ppo.gae_as_tf_agents(rewards, values, ends, SMALL.gamma, SMALL.gae_lambda)
+    np.testing.assert_allclose(helper, expected, atol=1e-12)
 
 
 def test_gae_rejects_mismatched_shapes():
@@ -275,3 +288,68 @@ def test_clipped_surrogate_is_minus_the_agents_policy_gradient_loss():
     ratios = np.exp(log_probs(new_logits) - log_probs(old_logits))
     assert np.any(np.abs(ratios - 1) > SMALL.clip_ratio)  # the clip matters in this case
     assert float(loss) == pytest.approx(-objective, rel=1e-5, abs=1e-6)
+
+
+# --- looking inside PPOClipAgent (notebook 08's last section) --------------------------------
+
+
+def test_log_prob_of_actions_is_a_log_softmax():
+    import tensorflow_probability as tfp
+
+    rng = np.random.default_rng(3)
+    logits, actions = rng.normal(size=(2, 5, 3)) * 4, rng.integers(0, 3, size=(2, 5))
+    expected = tfp.distributions.Categorical(logits=logits).log_prob(actions).numpy()
+    np.testing.assert_allclose(ppo.log_prob_of_actions(logits, actions), expected, atol=1e-10)
+    # Huge logits do not overflow; two equal scores give log 0.5 each.
+    assert ppo.log_prob_of_actions([[1000.0, 1000.0]], [1]) == pytest.approx([np.log(0.5)])
+    with pytest.raises(ValueError, match="one row of logits"):
+        ppo.log_prob_of_actions(np.zeros((2, 3, 2)), np.zeros((2, 4), int))
+
+
+def test_normalized_advantages_add_a_zero_for_the_last_step_then_normalise():
+    advantages = np.array([[1.0, 3.0], [5.0, 7.0]])
+    got = ppo.normalized_advantages(advantages)
+    padded = np.array([[1.0, 3.0, 0.0], [5.0, 7.0, 0.0]])
+    np.testing.assert_allclose(got, (padded - padded.mean()) / np.sqrt(padded.var() + 1e-8))
+    assert got.shape == (2, 3) and abs(got.mean()) < 1e-12 and got.std() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="copies, steps"):
+        ppo.normalized_advantages(np.ones(3))
+
+
+def test_loss_weights_skip_boundary_steps_and_the_batchs_last_step():
+    first, mid, last = 0, 1, 2  # StepType.FIRST, MID, LAST
+    step_types = np.array([[first, mid, last, first, mid], [mid, mid, mid, mid, last]])
+    expected = np.array([[1, 1, 0, 1, 0], [1, 1, 1, 1, 0]], float)
+    np.testing.assert_array_equal(ppo.loss_weights(step_types), expected)
+    with pytest.raises(ValueError, match="copies, steps"):
+        ppo.loss_weights([0, 1, 2])
+
+
+def test_the_helpers_reproduce_the_agents_loss_on_a_real_batch():
+    """What notebook 08 shows: by hand, with these helpers, L = -(the agent's PG loss)."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    env = ppo.make_train_env(SMALL, seed=0)
+    agent = ppo.build_agent(SMALL, env)
+    policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, batch_time_steps=False)
+    batch, _ = ppo.collect(env, policy, None, num_steps=SMALL.collect_steps_per_env)
+    batch = tf.nest.map_structure(tf.convert_to_tensor, batch)
+    stored = batch.policy_info["dist_params"]["logits"].numpy()
+    # Before any training the actor gives back the logits stored while collecting.
+    np.testing.assert_allclose(ppo.actor_logits(agent, batch), stored, atol=1e-5)
+    assert ppo.critic_values(agent, batch).shape == (2, SMALL.collect_steps_per_env)
+    agent.train(batch)  # one pass: the policy moves away from the one that collected
+    rewards, ended = batch.reward.numpy()[:, :-1], batch.next_step_type.numpy()[:, :-1] == 2
+    values = ppo.critic_values(agent, batch)
+    gae = ppo.gae_as_tf_agents(rewards, values, ended, SMALL.gamma, SMALL.gae_lambda)
+    actions = batch.action.numpy()
+    objective = ppo.clipped_surrogate(
+        ppo.log_prob_of_actions(ppo.actor_logits(agent, batch), actions),
+        ppo.log_prob_of_actions(stored, actions),
+        ppo.normalized_advantages(gae),
+        SMALL.clip_ratio,
+        weights=ppo.loss_weights(batch.step_type),
+    )
+    loss = float(agent.train(batch).extra.policy_gradient_loss)
+    assert loss == pytest.approx(-objective, rel=1e-4, abs=1e-6)

@@ -221,6 +221,8 @@ class ActorCriticHistory(History):
     actor_losses: list[float] = field(default_factory=list)
     critic_losses: list[float] = field(default_factory=list)
     eval_at_episodes: list[int] = field(default_factory=list)  # episode of each quick check
+    full_eval_at_episodes: list[int] = field(default_factory=list)  # ... and of each full one
+    full_eval_complete: list[bool] = field(default_factory=list)  # False: stopped early
     episodes_to_solve: int | None = None
 
     def record_episode(self, rewards, running: float, actor_loss, critic_loss) -> None:
@@ -240,7 +242,8 @@ def ac_checks(
 
     Call it as ``check(env_steps, episode)``. Both play the model's greedy policy with
     :func:`evaluate_model`, from fresh starts: their seeds follow the episode number. The
-    episode of every quick check goes into ``history.eval_at_episodes``.
+    episode of every quick check goes into ``history.eval_at_episodes``; that of every full
+    check into ``history.full_eval_at_episodes``, with whether it ran all its episodes.
     """
     s = settings
     act = act or make_act(model)
@@ -253,7 +256,10 @@ def ac_checks(
         return play(s.eval_episodes, 10_000 + episode)
 
     def full(episode: int) -> EvalResult:
-        return play(s.solve_episodes, 20_000 + episode)
+        result = play(s.solve_episodes, 20_000 + episode)
+        history.full_eval_at_episodes.append(episode)
+        history.full_eval_complete.append(bool(result.complete))
+        return result
 
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 
@@ -265,30 +271,100 @@ def show_progress(bar, running: float, solved: SolveCheck, *, close: bool = Fals
         bar.close()
 
 
-# --- watching and evaluating the model ----------------------------------------------------
+# --- watching, plotting and evaluating the model ------------------------------------------
 
 
 def record_model_episode(
-    model, env_name: str = "CartPole-v1", *, seed: int = 0, greedy: bool = True, max_steps=1000
+    model,
+    env_name: str = "CartPole-v1",
+    *,
+    seed: int = 0,
+    greedy: bool = True,
+    max_steps=1000,
+    trace: dict | None = None,
 ) -> tuple[list[np.ndarray], float]:
     """Play one episode of the model in a Gym env and return its rendered frames and return.
 
     ``greedy`` picks the most likely action; otherwise actions are sampled as in training.
+    A ``trace`` dict receives the actions taken (``"actions"``, an array) and why the episode
+    ended (``"end"``, from :func:`why_episode_ended`).
     """
     env = envs.make_gym_env(env_name, seed=seed)
     act = make_act(model)
     rng = np.random.default_rng(seed)
+    taken: list[int] = []
 
     def choose(observation) -> int:
         probs = act(np.asarray(observation, np.float32)[None]).numpy()[0].astype(np.float64)
         if greedy:
-            return int(np.argmax(probs))
-        return int(rng.choice(probs.size, p=probs / probs.sum()))
+            action = int(np.argmax(probs))
+        else:
+            action = int(rng.choice(probs.size, p=probs / probs.sum()))
+        taken.append(action)
+        return action
 
     try:
-        return envs.record_episode(env, choose, seed=seed, max_steps=max_steps)
+        frames, total = envs.record_episode(env, choose, seed=seed, max_steps=max_steps)
+        if trace is not None:
+            trace["actions"] = np.asarray(taken, np.int32)
+            trace["end"] = why_episode_ended(env, len(taken))
+        return frames, total
     finally:
         env.close()
+
+
+def why_episode_ended(env, steps: int) -> str:
+    """Why a CartPole episode of ``steps`` steps stopped, read from the Gym env it ended in.
+
+    The pole tipped too far, the cart left the track, or the time limit cut it off (the
+    limits are the environment's own).
+    """
+    core = env.unwrapped
+    x, _, angle, _ = np.asarray(core.state, dtype=float)
+    x_limit, angle_limit = float(core.x_threshold), float(core.theta_threshold_radians)
+    if abs(x) > x_limit:
+        return f"the cart left the track (position {x:+.3f}, limit ±{x_limit:g})"
+    if abs(angle) > angle_limit:
+        degrees, limit = np.degrees(angle), np.degrees(angle_limit)
+        return f"the pole fell (angle {degrees:+.1f}°, limit ±{limit:.0f}°)"
+    time_limit = getattr(env.spec, "max_episode_steps", None)
+    if time_limit is not None and steps >= time_limit:
+        return f"the time limit of {time_limit} steps (the pole was still up)"
+    return f"it was stopped after {steps} steps, still going"
+
+
+def draw_checks(axes, quick, full, *, target: float, quick_episodes: int, full_episodes: int):
+    """Mark the greedy checks on a learning curve's ``axes``.
+
+    ``quick``: ``(x, mean, complete)`` of each quick check, drawn as black squares; ``full``:
+    the same for each full check, drawn as diamonds, green where the mean reached ``target``
+    and red where it did not. A check that stopped early (``complete`` False: its mean covers
+    only the episodes finished by then) is drawn hollow. Each kind drawn gets one legend entry.
+    """
+    kinds = {  # marker, colour, size, drawn above (z-order), legend label
+        "quick": ("s", "black", 6, 5, f"quick check ({quick_episodes} greedy episodes)"),
+        "passed": ("D", "tab:green", 10, 4, f"full check ({full_episodes} episodes): solved"),
+        "failed": ("D", "tab:red", 10, 4, "full check failed"),
+    }
+    labelled = set()
+    checks = [("quick", *check) for check in quick]
+    checks += [("passed" if c[1] >= target else "failed", *c) for c in full]
+    for kind, x, mean, complete in checks:
+        marker, color, size, zorder, label = kinds[kind]
+        if not complete:
+            label += ", stopped early"
+        axes.plot(
+            x,
+            mean,
+            marker,
+            color=color,
+            markersize=size,
+            mfc=color if complete else "none",
+            mew=2,
+            zorder=zorder,
+            label=None if (kind, complete) in labelled else label,
+        )
+        labelled.add((kind, complete))
 
 
 def evaluate_model(

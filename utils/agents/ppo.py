@@ -6,11 +6,14 @@ everything just collected and then discards it (PPO learns only from data of its
 policy), so no replay buffer, and no Reverb, is needed.
 
 The algorithm is the generated block below, copied from the notebook's ``#@save`` cells: the
-agent (``build_agent``), collection (``collect``), the two pieces of PPO that
-``PPOClipAgent`` computes inside ``agent.train`` written out by hand (the generalised
-advantage estimate and the clipped surrogate objective, which the notebook compares with the
-agent's own numbers on a real batch) and the training loop (``train_ppo``). Before it: the
-settings and the course's bookkeeping that the loop calls.
+two pieces of PPO that ``PPOClipAgent`` computes inside ``agent.train``, written out by hand
+(the generalised advantage estimate and the clipped surrogate objective, which the notebook
+compares with the agent's own numbers on a real batch), the agent (``build_agent``),
+collection (``collect``) and the training loop (``train_ppo``). Before it: the
+settings and the course's bookkeeping that the loop calls. After it: the helpers with which
+the notebook's section "Inside PPOClipAgent" reproduces what ``agent.train`` computes (the
+critic's values and the actor's logits on a batch, log-probabilities, the agent's own
+conventions for advantages and loss weights).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
-from utils.rl.evaluation import evaluate
+from utils.rl.evaluation import EvalResult, evaluate
 from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
 
 # Imported at first use, after the notebook's setup cell has configured TensorFlow.
@@ -151,6 +154,8 @@ class PpoHistory(History):
     # One entry per training episode (sampled actions), at the step count when it ended.
     episode_env_steps: list[int] = field(default_factory=list)
     episode_returns: list[float] = field(default_factory=list)
+    # One entry per full check: whether it ran all its episodes (False: stopped early).
+    full_eval_complete: list[bool] = field(default_factory=list)
 
     def record_episodes(self, experience, running: np.ndarray, env_steps: int) -> list[float]:
         """Note the returns of the episodes that ended in a batch; return them.
@@ -169,7 +174,8 @@ def ppo_checks(
     """The quick check and, when it passes, the full one (a ``SolveCheck``), for :func:`train_ppo`.
 
     Call it as ``check(env_steps)``. Both play ``agent.policy`` (the most likely action) on
-    batched environments, each check with its own seeds.
+    batched environments, each check with its own seeds. Whether each full check ran all its
+    episodes goes into ``history.full_eval_complete``.
     """
     s = settings
     greedy = py_tf_eager_policy.PyTFEagerPolicy(
@@ -178,7 +184,12 @@ def ppo_checks(
     quick_env = envs.batched_env(s.env_name, s.eval_episodes, seed=1000 * seed + 1)
     full_env = envs.batched_env(s.env_name, s.solve_episodes, seed=1000 * seed + 500)
     quick = functools.partial(evaluate, quick_env, greedy, s.eval_episodes, **s.stop_early)
-    full = functools.partial(evaluate, full_env, greedy, s.solve_episodes, **s.stop_early)
+
+    def full() -> EvalResult:
+        result = evaluate(full_env, greedy, s.solve_episodes, **s.stop_early)
+        history.full_eval_complete.append(bool(result.complete))
+        return result
+
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 
 
@@ -186,59 +197,6 @@ def ppo_checks(
 
 # BEGIN generated from notebooks/08_actor_critic.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
-
-
-def build_agent(settings, py_env):
-    """A ``PPOClipAgent`` with an ``ActorDistributionNetwork`` and a ``ValueNetwork``."""
-    observation_spec = tensor_spec.from_spec(py_env.observation_spec())
-    action_spec = tensor_spec.from_spec(py_env.action_spec())
-    actor_net = actor_distribution_network.ActorDistributionNetwork(
-        observation_spec,
-        action_spec,
-        fc_layer_params=settings.actor_layers,
-        discrete_projection_net=categorical_projection_net,  # TF-Agents' own, NumPy-2 safe
-    )
-    value_net = value_network.ValueNetwork(observation_spec, fc_layer_params=settings.value_layers)
-    agent = ppo_clip_agent.PPOClipAgent(
-        ts.time_step_spec(observation_spec),
-        action_spec,
-        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        actor_net=actor_net,
-        value_net=value_net,
-        importance_ratio_clipping=settings.clip_ratio,  # ε
-        discount_factor=settings.gamma,
-        lambda_value=settings.gae_lambda,
-        use_gae=settings.use_gae,
-        use_td_lambda_return=settings.use_gae,
-        num_epochs=1,  # one pass per agent.train call; the loop makes num_epochs calls
-        entropy_regularization=settings.entropy_regularization,
-        normalize_observations=True,  # running mean/std of observations
-        normalize_rewards=settings.normalize_rewards,  # False: see the settings
-        train_step_counter=tf.Variable(0, dtype=tf.int64),  # int64: TF >= 2.16 needs it
-    )
-    agent.initialize()
-    return agent
-
-
-def collect(py_env, policy, time_step, num_steps):
-    """Play ``policy`` for ``num_steps`` steps in every copy of a batched Python environment.
-
-    Each step's ``Trajectory`` is kept, and they are stacked into one batch of shape
-    [copies, num_steps], the layout ``agent.train`` expects. Returns ``(experience,
-    time_step)``; pass ``time_step`` back in to carry on where it stopped (None: reset).
-    """
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1, got {num_steps!r}.")
-    if time_step is None:
-        time_step = py_env.reset()
-    steps = []
-    for _ in range(num_steps):
-        action_step = tf.nest.map_structure(np.asarray, policy.action(time_step))
-        next_time_step = py_env.step(action_step.action)
-        steps.append(trajectory.from_transition(time_step, action_step, next_time_step))
-        time_step = next_time_step
-    experience = tf.nest.map_structure(lambda *xs: np.stack(xs, axis=1), *steps)
-    return experience, time_step
 
 
 def gae_advantages(rewards, values, episode_ends, gamma, lam):
@@ -293,6 +251,59 @@ def clipped_surrogate(new_log_probs, old_log_probs, advantages, clip_ratio, weig
     return float(per_step.mean())
 
 
+def build_agent(settings, py_env):
+    """A ``PPOClipAgent`` with an ``ActorDistributionNetwork`` and a ``ValueNetwork``."""
+    observation_spec = tensor_spec.from_spec(py_env.observation_spec())
+    action_spec = tensor_spec.from_spec(py_env.action_spec())
+    actor_net = actor_distribution_network.ActorDistributionNetwork(
+        observation_spec,
+        action_spec,
+        fc_layer_params=settings.actor_layers,
+        discrete_projection_net=categorical_projection_net,  # TF-Agents' own, NumPy-2 safe
+    )
+    value_net = value_network.ValueNetwork(observation_spec, fc_layer_params=settings.value_layers)
+    agent = ppo_clip_agent.PPOClipAgent(
+        ts.time_step_spec(observation_spec),
+        action_spec,
+        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        actor_net=actor_net,
+        value_net=value_net,
+        importance_ratio_clipping=settings.clip_ratio,  # ε
+        discount_factor=settings.gamma,
+        lambda_value=settings.gae_lambda,
+        use_gae=settings.use_gae,
+        use_td_lambda_return=settings.use_gae,
+        num_epochs=1,  # one pass per agent.train call; the loop makes num_epochs calls
+        entropy_regularization=settings.entropy_regularization,
+        normalize_observations=True,  # standardised inputs: see the text above
+        normalize_rewards=settings.normalize_rewards,  # False: see the settings
+        train_step_counter=tf.Variable(0, dtype=tf.int64),  # int64: TF >= 2.16 needs it
+    )
+    agent.initialize()
+    return agent
+
+
+def collect(py_env, policy, time_step, num_steps):
+    """Play ``policy`` for ``num_steps`` steps in every copy of a batched Python environment.
+
+    Each step's ``Trajectory`` is kept, and they are stacked into one batch of shape
+    [copies, num_steps], the layout ``agent.train`` expects. Returns ``(experience,
+    time_step)``; pass ``time_step`` back in to carry on where it stopped (None: reset).
+    """
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps!r}.")
+    if time_step is None:
+        time_step = py_env.reset()
+    steps = []
+    for _ in range(num_steps):
+        action_step = tf.nest.map_structure(np.asarray, policy.action(time_step))
+        next_time_step = py_env.step(action_step.action)
+        steps.append(trajectory.from_transition(time_step, action_step, next_time_step))
+        time_step = next_time_step
+    experience = tf.nest.map_structure(lambda *xs: np.stack(xs, axis=1), *steps)
+    return experience, time_step
+
+
 def train_ppo(agent, py_env, settings, *, seed=0, progress=True):
     """Collect with the stochastic policy, train on the batch, check; stop once solved.
 
@@ -328,6 +339,73 @@ def train_ppo(agent, py_env, settings, *, seed=0, progress=True):
 
 
 # END generated from notebooks/08_actor_critic.ipynb
+
+
+# --- looking inside PPOClipAgent: what agent.train computes, step by step (notebook 08) ------
+
+
+def critic_values(agent, experience) -> np.ndarray:
+    """V(s) of every observation of a [copies, steps] batch, from the agent's critic."""
+    values, _ = agent.collect_policy.apply_value_network(
+        experience.observation, experience.step_type, value_state=()
+    )
+    return np.asarray(values)
+
+
+def actor_logits(agent, experience) -> np.ndarray:
+    """The actor's logits now (one unnormalised score per action; softmax gives pi) for
+    every observation of a [copies, steps] batch, through the agent's observation normaliser."""
+    time_steps = ts.TimeStep(
+        experience.step_type, experience.reward, experience.discount, experience.observation
+    )
+    distribution = agent.collect_policy.distribution(time_steps).action
+    return np.asarray(distribution.logits_parameter())
+
+
+def log_prob_of_actions(logits, actions) -> np.ndarray:
+    """log pi(a|s) of the actions taken, from logits shaped [..., num_actions] (a log-softmax)."""
+    logits, actions = np.asarray(logits, np.float64), np.asarray(actions)
+    if logits.shape[:-1] != actions.shape:
+        raise ValueError(
+            f"Expected one row of logits per action taken; got logits {logits.shape} and "
+            f"actions {actions.shape}."
+        )
+    top = logits.max(axis=-1, keepdims=True)  # subtracted first: exp() cannot overflow
+    log_total = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
+    return np.take_along_axis(logits, actions[..., None], axis=-1)[..., 0] - log_total
+
+
+def gae_as_tf_agents(rewards, values, episode_ends, gamma, lam) -> np.ndarray:
+    """:func:`gae_advantages` as ``PPOClipAgent`` computes them: it bootstraps the batch's last
+    step with V(s_{T-1}), the value of that step's own state, where GAE calls for V(s_T)
+    (tensorflow/agents#953). Same arguments as :func:`gae_advantages`."""
+    values = np.asarray(values, np.float64)
+    as_agent = np.concatenate([values[..., :-1], values[..., -2:-1]], axis=-1)
+    return gae_advantages(rewards, as_agent, episode_ends, gamma, lam)
+
+
+def normalized_advantages(advantages, eps: float = 1e-8) -> np.ndarray:
+    """The advantages ``PPOClipAgent``'s loss uses, from those of a [copies, T] batch's first
+    T steps: the last step (no next observation) gets 0, then all are normalised together,
+    (A - mean) / sqrt(variance + eps), over every copy and step."""
+    advantages = np.asarray(advantages, np.float64)
+    if advantages.ndim != 2:
+        raise ValueError(f"Expected advantages shaped [copies, steps]; got {advantages.shape}.")
+    padded = np.pad(advantages, [(0, 0), (0, 1)])  # the batch's last step: 0
+    return (padded - padded.mean()) / np.sqrt(padded.var() + eps)
+
+
+def loss_weights(step_types) -> np.ndarray:
+    """1 for each step of a [copies, steps] batch that ``PPOClipAgent``'s loss counts, else 0.
+
+    Not counted: a boundary step (its step type is LAST: from one episode's last observation
+    to the next one's first, an action that did nothing) and the batch's last step.
+    """
+    weights = (np.asarray(step_types) != 2).astype(np.float64)  # StepType.LAST
+    if weights.ndim != 2:
+        raise ValueError(f"Expected step types shaped [copies, steps]; got {weights.shape}.")
+    weights[:, -1] = 0.0
+    return weights
 
 
 def train_from_scratch(settings: PpoSettings, *, seed: int = 0, progress: bool = True):
