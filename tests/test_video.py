@@ -88,7 +88,7 @@ def test_side_by_side_writes_a_caption_band_above_both_episodes():
     left = [np.zeros((30, 40, 3), np.uint8)] * 3
     right = [np.zeros((20, 50, 3), np.uint8)] * 2
     frames = video.side_by_side(left, right, titles=("trained", "random"))
-    assert len(frames) == 3 and frames[0].shape == (24 + 30, 40 + 8 + 50, 3)
-    band = frames[0][:24]
+    assert len(frames) == 3 and frames[0].shape == (40 + 30, 40 + 8 + 50, 3)
+    band = frames[0][:40]
     assert band.min() < 255 < band.max() + 1  # white, with dark text on it
-    assert (frames[0][24:] == video.side_by_side(left, right)[0]).all()
+    assert (frames[0][40:] == video.side_by_side(left, right)[0]).all()

@@ -130,14 +130,18 @@ def side_by_side(
     return [np.concatenate([band, frame], axis=0) for frame in joined]
 
 
-def _caption_band(width: int, captions: list[tuple[int, str]], height: int = 24) -> np.ndarray:
+def _caption_band(width: int, captions: list[tuple[int, str]], height: int = 40) -> np.ndarray:
     """A white band ``height`` pixels high with each caption written at its x offset."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
+    try:
+        font = ImageFont.load_default(size=int(height * 0.7))  # Pillow >= 10.1: scalable
+    except TypeError:  # an older Pillow: its small bitmap font
+        font = ImageFont.load_default()
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     for x, text in captions:
-        draw.text((x + 6, 6), text, fill="black")
+        draw.text((x + 6, height * 0.1), text, fill="black", font=font)
     return np.asarray(image, dtype=np.uint8)
 
 
