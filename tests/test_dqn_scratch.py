@@ -9,7 +9,7 @@ import pytest
 
 from utils import envs, exercises
 from utils.agents import dqn_scratch
-from utils.agents.dqn_scratch import EpsilonSchedule, ReplayBuffer
+from utils.agents.dqn_scratch import EpsilonSchedule, ReplayBuffer, RingBuffer
 from utils.rl.evaluation import evaluate_gym
 
 # --- replay buffer ---------------------------------------------------------------------------
@@ -69,6 +69,13 @@ def test_buffer_batch_shapes_and_dtypes():
 def test_buffer_rejects_bad_capacity(capacity):
     with pytest.raises(ValueError, match="capacity must be"):
         ReplayBuffer(capacity, (3,))
+
+
+def test_the_ring_stores_and_the_replay_buffer_samples():
+    ring = RingBuffer(5, (3,))
+    fill(ring, 7)
+    assert len(ring) == 5 and ring.next_index == 2 and not hasattr(ring, "sample")
+    assert issubclass(ReplayBuffer, RingBuffer)
 
 
 def test_buffer_errors_are_clear():
@@ -258,6 +265,18 @@ def test_target_network_is_synced_every_c_steps():
     )
 
 
+def test_the_learner_trains_and_the_agent_also_acts():
+    settings = dqn_scratch.COURSE.replace(hidden_layers=(8,), observation_scale=None)
+    learner = dqn_scratch.DQNLearner(settings, 3, 2)
+    assert float(learner.train(fixed_batch())) >= 0 and learner.train_steps == 1
+    assert not hasattr(learner, "act")
+    agent = tiny_agent()
+    assert isinstance(agent, dqn_scratch.DQNLearner)
+    observations = np.zeros((4, 3), np.float32)
+    assert agent.greedy_actions(observations).shape == (4,)
+    assert agent.greedy_action(observations[0]) == int(agent.greedy_actions(observations)[0])
+
+
 def test_q_network_shapes_and_scaling():
     net = dqn_scratch.make_q_network(4, 2, (8, 8), observation_scale=(2.4, 3.0, 0.21, 3.0))
     assert net(np.zeros((5, 4), np.float32)).shape == (5, 2)
@@ -354,6 +373,29 @@ def test_training_uses_the_pieces_it_is_given(monkeypatch):
     assert calls.count("rule") >= 1 and calls.count("add") == 500 == calls.count("split")
     _, double = dqn_scratch.train(settings.replace(double=True), seed=0, progress=False)
     assert double.env_steps == 500  # double=True picks double_dqn_target by itself
+
+
+def test_build_run_builds_the_parts_of_one_run():
+    settings = dqn_scratch.settings_for("CartPole-v1", **SHORT)
+    history = dqn_scratch.ScratchHistory()
+    rule = dqn_scratch.double_dqn_target
+    agent, buffer, check, play = dqn_scratch.build_run(
+        settings, history, 0.0, seed=1, target_rule=rule
+    )
+    assert isinstance(agent, dqn_scratch.DQNAgent) and agent.target_rule is rule
+    assert isinstance(buffer, dqn_scratch.ReplayBuffer) and len(buffer) == 0
+    assert play.buffer is buffer and play.agent is agent and play.env_steps == 0
+    assert check.history is history
+    with pytest.raises(TypeError, match="target_rul"):
+        dqn_scratch.train(settings, seed=0, progress=False, target_rul=rule)  # a typo
+
+
+def test_a_seed_repeats_its_run():
+    settings = dqn_scratch.settings_for("CartPole-v1", **SHORT)
+    _, first = dqn_scratch.train(settings, seed=2, progress=False)
+    _, again = dqn_scratch.train(settings, seed=2, progress=False)
+    assert first.losses == again.losses and first.episode_returns == again.episode_returns
+    assert first.eval_returns == again.eval_returns
 
 
 @pytest.mark.parametrize("bootstrap", [True, False])

@@ -54,7 +54,7 @@ def test_help_lists_the_options():
     for field in dataclasses.fields(dqn_scratch.ScratchSettings):
         assert "--" + field.name.replace("_", "-") in result.stdout, field.name
     assert "(default: 256,256)" in result.stdout  # --hidden-layers
-    assert "(default: none)" in result.stdout  # --max-episodes
+    assert "or none (default: 10)" in result.stdout  # --gradient-clipping accepts none
     assert "--no-double" in result.stdout
 
 

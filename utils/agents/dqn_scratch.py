@@ -44,21 +44,10 @@ def split_done(done, info):
     return bool(done and not truncated), truncated
 
 
-@dataclasses.dataclass
-class Batch:
-    """A minibatch of transitions (s, a, r, s', terminated), one NumPy array per field."""
+class RingBuffer:
+    """A fixed-size ring of transitions (s, a, r, s', terminated), one NumPy array per field."""
 
-    observations: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    next_observations: np.ndarray
-    terminated: np.ndarray
-
-
-class ReplayBuffer:
-    """A fixed-size ring buffer of transitions in NumPy arrays, sampled uniformly."""
-
-    def __init__(self, capacity, observation_shape, seed=None):
+    def __init__(self, capacity, observation_shape):
         if not isinstance(capacity, int | np.integer) or capacity < 1:
             raise ValueError(f"capacity must be a whole number >= 1, got {capacity!r}.")
         self.capacity, self.observation_shape = int(capacity), tuple(observation_shape)
@@ -68,7 +57,6 @@ class ReplayBuffer:
         self.rewards = np.zeros(self.capacity, np.float32)
         self.terminated = np.zeros(self.capacity, np.float32)  # 1: terminated (not truncated)
         self.next_index, self.size = 0, 0  # where the next one goes; how many are stored
-        self.rng = np.random.default_rng(seed)
 
     def __len__(self):
         return self.size
@@ -85,6 +73,25 @@ class ReplayBuffer:
         self.actions[i], self.rewards[i], self.terminated[i] = action, reward, terminated
         self.next_index = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+
+
+@dataclasses.dataclass
+class Batch:
+    """A minibatch of transitions (s, a, r, s', terminated), one NumPy array per field."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_observations: np.ndarray
+    terminated: np.ndarray
+
+
+class ReplayBuffer(RingBuffer):
+    """A ``RingBuffer`` that hands out minibatches drawn uniformly at random."""
+
+    def __init__(self, capacity, observation_shape, seed=None):
+        super().__init__(capacity, observation_shape)
+        self.rng = np.random.default_rng(seed)  # seeded: the same draws on every run
 
     def sample(self, batch_size):
         """``batch_size`` transitions drawn uniformly at random (with replacement)."""
@@ -145,8 +152,8 @@ class EpsilonSchedule:
 def td_target(rewards, terminated, next_q_online, next_q_target, gamma):
     """DQN's targets y = r + γ (1 - terminated) max_a' Q_target(s', a'), as float32.
 
-    Plain DQN ignores ``next_q_online`` (the online network's Q-values of s'); the argument is
-    there so that Double DQN's rule (exercise 1) can take this one's place in the train step.
+    ``next_q_online`` (the online network's Q-values of s') is not used here: it lets another
+    rule with the same arguments take this one's place (notebook 07's exercises).
     """
     rewards, terminated = tf.cast(rewards, tf.float32), tf.cast(terminated, tf.float32)
     next_value = tf.reduce_max(tf.cast(next_q_target, tf.float32), axis=-1)
@@ -194,12 +201,12 @@ def train_step(agent, observations, actions, rewards, next_observations, termina
     return loss
 
 
-class DQNAgent:
+class DQNLearner:
     """An online Q-network, its target copy, Adam, and ``train_step`` compiled by tf.function."""
 
     def __init__(self, settings, observation_size, num_actions, target_rule=None, loss_rule=None):
         self.settings, self.num_actions = settings, int(num_actions)
-        self.target_rule = target_rule  # None: td_target; or another rule, e.g. Double DQN
+        self.target_rule = target_rule  # None: td_target (the exercises pass their own)
         self.loss_rule = loss_rule  # None: elementwise_loss(errors, settings.loss)
         shape = (observation_size, num_actions, settings.hidden_layers, settings.observation_scale)
         self.q_network, self.target_network = make_q_network(*shape), make_q_network(*shape)
@@ -208,12 +215,6 @@ class DQNAgent:
         self.optimizer.build(self.q_network.trainable_variables)
         self.train_steps = 0  # calls of train(): they drive ε and the target syncs
         self._train_step = tf.function(functools.partial(train_step, self))
-
-        def greedy(observations):  # the action of largest Q-value, for a batch
-            return tf.argmax(self.q_network(observations), axis=-1, output_type=tf.int32)
-
-        spec = tf.TensorSpec([None, observation_size], tf.float32)
-        self._greedy = tf.function(greedy, input_signature=[spec])
 
     def sync_target(self):
         """Copy the online network's weights into the target network."""
@@ -227,6 +228,19 @@ class DQNAgent:
         if self.train_steps % self.settings.target_update_period == 0:
             self.sync_target()
         return loss
+
+
+class DQNAgent(DQNLearner):
+    """A ``DQNLearner`` that also acts: greedy and ε-greedy actions of the online network."""
+
+    def __init__(self, settings, observation_size, num_actions, target_rule=None, loss_rule=None):
+        super().__init__(settings, observation_size, num_actions, target_rule, loss_rule)
+
+        def greedy(observations):  # the action of largest Q-value, for a batch
+            return tf.argmax(self.q_network(observations), axis=-1, output_type=tf.int32)
+
+        spec = tf.TensorSpec([None, observation_size], tf.float32)
+        self._greedy = tf.function(greedy, input_signature=[spec])
 
     def greedy_actions(self, observations):
         """The action with the largest Q-value, for each observation of a batch."""
@@ -276,24 +290,11 @@ class Collector:
                 self.observation, self.episode_return = self.env.reset(), 0.0
 
 
-def train(
-    settings,
-    *,
-    seed=0,
-    epsilon=None,
-    target_rule=None,
-    loss_rule=None,
-    split_fn=split_done,
-    progress=True,
-    description="DQN from scratch",
+def build_run(
+    settings, history, start, *, seed=0, target_rule=None, loss_rule=None, split_fn=split_done
 ):
-    """Train a DQN on ``settings.env_name``; stop at the first full check that passes.
-
-    ``epsilon``, ``target_rule`` and ``loss_rule`` replace the settings' ε schedule, TD
-    target and loss. Returns ``(agent, history)``.
-    """
-    s, history, start = settings, ScratchHistory(), time.perf_counter()
-    schedule, clock = epsilon or s.epsilon(), history.timings
+    """Seed everything, then build one run's agent, buffer, checks and collector, in that order."""
+    s = settings
     tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
     env = envs.make_gym_env(s.env_name, seed=seed)
     size, actions = env.observation_space.shape[0], env.action_space.n
@@ -301,6 +302,17 @@ def train(
     buffer = ReplayBuffer(s.replay_capacity, (size,), seed=seed)
     check = greedy_checks(agent, s, history, start, seed=seed)  # quick, then full
     play = Collector(env, agent, buffer, history, seed=seed, split_fn=split_fn)
+    return agent, buffer, check, play
+
+
+def train(settings, *, seed=0, epsilon=None, progress=True, description="DQN", **rules):
+    """Train a DQN until the first full check passes; return ``(agent, history)``.
+
+    ``epsilon`` replaces the settings' ε schedule; ``rules`` go to ``build_run``.
+    """
+    s, history, start = settings, ScratchHistory(), time.perf_counter()
+    schedule, clock = epsilon or s.epsilon(), history.timings
+    agent, buffer, check, play = build_run(s, history, start, seed=seed, **rules)
     with Stopwatch(clock, "collect"):
         play.run(s.initial_collect_steps, epsilon=1.0)  # random: nothing learned yet
     bar = report.progress_bar(
