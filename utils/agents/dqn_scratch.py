@@ -27,6 +27,7 @@ from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import evaluate_gym
+from utils.rl.losses import LOSSES, elementwise_loss  # notebook 07's cell, saved there
 from utils.rl.training import QHistory, SolveCheck, TrainerSettings
 
 tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
@@ -158,20 +159,6 @@ def td_target(rewards, terminated, next_q_online, next_q_target, gamma):
     rewards, terminated = tf.cast(rewards, tf.float32), tf.cast(terminated, tf.float32)
     next_value = tf.reduce_max(tf.cast(next_q_target, tf.float32), axis=-1)
     return rewards + gamma * (1.0 - terminated) * next_value
-
-
-LOSSES = ("huber", "squared")
-
-
-def elementwise_loss(errors, kind):
-    """Huber (quadratic within ±1, linear beyond) or squared loss of TD errors."""
-    if kind == "squared":
-        return tf.square(errors)
-    if kind == "huber":
-        absolute = tf.abs(errors)
-        quadratic = tf.minimum(absolute, 1.0)
-        return 0.5 * tf.square(quadratic) + (absolute - quadratic)
-    raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}.")
 
 
 def dqn_loss(agent, observations, actions, rewards, next_observations, terminated):

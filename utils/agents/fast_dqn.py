@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from utils import envs
-from utils.agents.dqn_scratch import elementwise_loss  # notebook 07's Huber loss
 from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl.evaluation import EvalResult, evaluate_gym
+from utils.rl.losses import elementwise_loss  # notebook 07's Huber loss
 from utils.rl.training import History, Settings, SolveCheck
 
 tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
