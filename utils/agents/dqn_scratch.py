@@ -298,7 +298,8 @@ def train(settings, *, seed=0, epsilon=None, progress=True, description="DQN", *
     ``epsilon`` replaces the settings' ε schedule; ``rules`` go to ``build_run``.
     """
     s, history, start = settings, ScratchHistory(), time.perf_counter()
-    schedule, clock = epsilon or s.epsilon(), history.timings
+    schedule = epsilon or EpsilonSchedule(s.epsilon_start, s.epsilon_end, s.epsilon_decay_steps)
+    clock = history.timings
     agent, buffer, check, play = build_run(s, history, start, seed=seed, **rules)
     with Stopwatch(clock, "collect"):
         play.run(s.initial_collect_steps, epsilon=1.0)  # random: nothing learned yet
