@@ -32,7 +32,20 @@ ARMS: dict[str, dict] = {
     "batch-128": {"batch_size": 128},  # minibatches of 128: less noise in each gradient step
     "epsilon-end-0.1": {"epsilon_end": 0.1},  # more exploration once ε has decayed
     "double": {"double": True},  # Double DQN targets: less overestimation
+    # Tried later, one setting per run (records/dqn_tail_more_settings_2026-12-02.txt):
+    "target-256": {"target_update_period": 256},  # target synced half as often: steadier labels
+    "lr-5e-4": {"learning_rate": 5e-4},  # half Adam's step size: smaller jumps of the policy
+    "train-64": {"train_steps_per_iteration": 64},  # half the train steps per env step
+    "epsilon-decay-2000": {"epsilon_decay_steps": 2000},  # ε falls over twice the train steps
+    "double-batch-128": {"double": True, "batch_size": 128},  # Double DQN and bigger batches
+    "clip-1": {"gradient_clipping": 1.0},  # global gradient norm clipped at 1, not 10
+    "double-lr-5e-4": {"double": True, "learning_rate": 5e-4},  # Double DQN, half the step size
+    "double-clip-1": {"double": True, "gradient_clipping": 1.0},  # Double DQN, clipping at 1
+    "lr-5e-4-clip-1": {"learning_rate": 5e-4, "gradient_clipping": 1.0},  # both: gentler steps
+    "target-192": {"target_update_period": 192},  # between the course's 128 and 256
 }
+
+FIRST_ARMS = ("course", "batch-128", "epsilon-end-0.1", "double")  # the first record's four
 
 
 def one_run(name: str, seed: int) -> dict:
@@ -89,7 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--settings", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        choices=list(ARMS),
+        default=list(FIRST_ARMS),
+        metavar="NAME",
+        help=f"settings to compare, of: {', '.join(ARMS)}",
+    )
     parser.add_argument("--seeds", type=int, default=20, help="seeds per setting")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--slow", type=int, default=10_000, help="env steps that count as slow")

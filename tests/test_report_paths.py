@@ -138,3 +138,11 @@ def test_notebook_time_counts_from_the_setup_cell(monkeypatch, capsys):
     monkeypatch.setattr(bootstrap, "STARTED", time.monotonic() - 12.4)
     assert 12 <= report.notebook_time() < 60
     assert "ran for 12 s" in capsys.readouterr().out
+
+
+def test_record_runs_reads_every_single_run():
+    runs = report.record_runs("dqn_tail_2026-12-02")
+    assert len(runs) == 80 and {r["setting"] for r in runs} >= {"course", "double"}
+    course = {r["seed"]: r for r in runs if r["setting"] == "course"}
+    assert sorted(course) == list(range(20)) and all(r["solved"] for r in course.values())
+    assert max(r["env_steps"] for r in course.values()) == 13_032

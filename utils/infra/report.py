@@ -159,6 +159,26 @@ def benchmark_record(name: str, *, runs: bool = False) -> str:
     return text
 
 
+def record_runs(name: str) -> list[dict]:
+    """A record's single runs: ``[{"setting", "seed", "solved", "env_steps"}, ...]``."""
+    runs = []
+    for line in record_lines(name):
+        found = re.match(
+            r"^\s*(\S+) seed\s+(\d+): (solved|NOT solved)\b.*?([\d,]+) env steps", line
+        )
+        if found:
+            setting, seed, status, steps = found.groups()
+            runs.append(
+                {
+                    "setting": setting,
+                    "seed": int(seed),
+                    "solved": status == "solved",
+                    "env_steps": int(steps.replace(",", "")),
+                }
+            )
+    return runs
+
+
 def record_summaries(name: str) -> dict[str, dict[str, float]]:
     """A record's summary figures, per setting: ``{setting: {"median env steps to solve": ...}}``.
 
