@@ -142,7 +142,8 @@ def print_run(r: dict) -> None:
     print(
         f"{r['settings']:>21} seed {r['seed']:>2}: {outcome} | "
         f"{r['env_steps_per_second']:6.0f} env steps/s | "
-        f"collect {timings['collect']:5.1f} s, train {timings['train']:5.1f} s, "
+        f"fill {timings.get('fill', 0.0):4.1f} s, collect {timings['collect']:5.1f} s, "
+        f"train {timings['train']:5.1f} s, "
         f"evaluate {timings['evaluate']:5.1f} s | max loss {r['max_loss']:.3g} | "
         f"peak RSS {r['peak_rss_mb']:4.0f} MB",
         flush=True,

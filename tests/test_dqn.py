@@ -150,7 +150,8 @@ def test_a_tiny_training_run(capsys):
     assert history.eval_iterations == [3, 6]
     assert len(history.eval_returns) == len(history.eval_seconds) == 2
     assert history.env_steps_per_second > 0
-    assert set(history.timings) == {"collect", "train", "evaluate"}
+    assert set(history.timings) == {"fill", "collect", "train", "evaluate"}
+    assert all(seconds > 0 for seconds in history.timings.values())  # fill timed apart
     assert "not solved" in history.summary()
     assert replay.live_replays() == {}  # the replay was closed
 

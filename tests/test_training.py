@@ -96,7 +96,8 @@ def test_every_trainer_builds_on_the_scaffold(cls):
     assert issubclass(history, History)
     base = {f.name for f in dataclasses.fields(History)}
     own = {f.name for f in dataclasses.fields(history)} - base
-    assert len(own) <= 6, f"{history.__name__} repeats the base's fields? {own}"
+    # A few of its own (the actor-critic also counts its checks in episodes, not steps).
+    assert len(own) <= 7, f"{history.__name__} repeats the base's fields? {own}"
 
 
 def result(mean, complete=True, episodes=10):

@@ -222,7 +222,6 @@ class ActorCriticHistory(History):
     critic_losses: list[float] = field(default_factory=list)
     eval_at_episodes: list[int] = field(default_factory=list)  # episode of each quick check
     full_eval_at_episodes: list[int] = field(default_factory=list)  # ... and of each full one
-    full_eval_complete: list[bool] = field(default_factory=list)  # False: stopped early
     episodes_to_solve: int | None = None
 
     def record_episode(self, rewards, running: float, actor_loss, critic_loss) -> None:
@@ -243,7 +242,8 @@ def ac_checks(
     Call it as ``check(env_steps, episode)``. Both play the model's greedy policy with
     :func:`evaluate_model`, from fresh starts: their seeds follow the episode number. The
     episode of every quick check goes into ``history.eval_at_episodes``; that of every full
-    check into ``history.full_eval_at_episodes``, with whether it ran all its episodes.
+    check into ``history.full_eval_at_episodes`` (``SolveCheck`` records whether it ran all its
+    episodes in ``history.full_eval_complete``).
     """
     s = settings
     act = act or make_act(model)
@@ -258,7 +258,6 @@ def ac_checks(
     def full(episode: int) -> EvalResult:
         result = play(s.solve_episodes, 20_000 + episode)
         history.full_eval_at_episodes.append(episode)
-        history.full_eval_complete.append(bool(result.complete))
         return result
 
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)

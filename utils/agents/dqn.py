@@ -184,6 +184,10 @@ class DqnHistory(QHistory):
     """What happened during :func:`train`; ``QHistory`` holds what every DQN records."""
 
     eval_iterations: list[int] = field(default_factory=list)  # iteration of each quick check
+    # Seconds per phase; "fill" is the random play before training, apart from "collect".
+    timings: dict[str, float] = field(
+        default_factory=lambda: {"fill": 0.0, "collect": 0.0, "train": 0.0, "evaluate": 0.0}
+    )
 
     @property
     def env_steps_per_second(self) -> float:
@@ -364,7 +368,7 @@ def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=No
     """
     run = TrainingRun(agent, settings, seed=seed, progress=progress, quick_check=quick_check)
     fill, collect = make_collectors(agent, env, replay, settings, seed)
-    with run.timed("collect"):
+    with run.timed("fill"):
         time_step, _ = fill.run(env.reset())  # random play: the agent knows nothing yet
     env_steps = settings.initial_collect_steps
     # Reverb hands out items one at a time, so each iteration draws all it trains on at once.

@@ -28,7 +28,7 @@ from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
-from utils.rl.evaluation import EvalResult, evaluate
+from utils.rl.evaluation import evaluate
 from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
 
 # Imported at first use, after the notebook's setup cell has configured TensorFlow.
@@ -154,8 +154,6 @@ class PpoHistory(History):
     # One entry per training episode (sampled actions), at the step count when it ended.
     episode_env_steps: list[int] = field(default_factory=list)
     episode_returns: list[float] = field(default_factory=list)
-    # One entry per full check: whether it ran all its episodes (False: stopped early).
-    full_eval_complete: list[bool] = field(default_factory=list)
 
     def record_episodes(self, experience, running: np.ndarray, env_steps: int) -> list[float]:
         """Note the returns of the episodes that ended in a batch; return them.
@@ -174,8 +172,8 @@ def ppo_checks(
     """The quick check and, when it passes, the full one (a ``SolveCheck``), for :func:`train_ppo`.
 
     Call it as ``check(env_steps)``. Both play ``agent.policy`` (the most likely action) on
-    batched environments, each check with its own seeds. Whether each full check ran all its
-    episodes goes into ``history.full_eval_complete``.
+    batched environments, each check with its own seeds (``SolveCheck`` records whether each
+    full check ran all its episodes in ``history.full_eval_complete``).
     """
     s = settings
     greedy = py_tf_eager_policy.PyTFEagerPolicy(
@@ -185,10 +183,7 @@ def ppo_checks(
     full_env = envs.batched_env(s.env_name, s.solve_episodes, seed=1000 * seed + 500)
     quick = functools.partial(evaluate, quick_env, greedy, s.eval_episodes, **s.stop_early)
 
-    def full() -> EvalResult:
-        result = evaluate(full_env, greedy, s.solve_episodes, **s.stop_early)
-        history.full_eval_complete.append(bool(result.complete))
-        return result
+    full = functools.partial(evaluate, full_env, greedy, s.solve_episodes, **s.stop_early)
 
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 

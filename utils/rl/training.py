@@ -158,6 +158,7 @@ class History:
     eval_returns: list[float] = field(default_factory=list)  # mean of the finished episodes
     eval_complete: list[bool] = field(default_factory=list)  # False: stopped early
     full_evals: list[tuple[int, float]] = field(default_factory=list)  # (env steps, mean)
+    full_eval_complete: list[bool] = field(default_factory=list)  # False: it stopped early
     # The loss of the last train step of every iteration, and when it was measured.
     losses: list[float] = field(default_factory=list)
     loss_env_steps: list[int] = field(default_factory=list)
@@ -266,6 +267,7 @@ class SolveCheck:
             if self.full is not None and check.reaches(self.target):
                 full = self.full(*args)
                 history.full_evals.append((int(env_steps), float(full.mean)))
+                history.full_eval_complete.append(bool(full.complete))
         if full is None or not full.reaches(self.target):
             return False
         history.solved = True
