@@ -103,9 +103,11 @@ def test_linear_epsilon_schedule():
 def test_constant_epsilon_and_course_schedule():
     constant = EpsilonSchedule.constant(0.1)
     assert {constant(s) for s in (0, 1, 10_000)} == {0.1}
-    assert dqn_scratch.COURSE.epsilon() == EpsilonSchedule(1.0, 0.04, 1000)
+    s = dqn_scratch.COURSE
+    course = EpsilonSchedule(s.epsilon_start, s.epsilon_end, s.epsilon_decay_steps)
+    assert course == EpsilonSchedule(1.0, 0.04, 1000)
     for step in (0, 250, 999, 1000, 5000):  # the same rule as exercise 03
-        assert dqn_scratch.COURSE.epsilon()(step) == pytest.approx(exercises.linear_epsilon(step))
+        assert course(step) == pytest.approx(exercises.linear_epsilon(step))
 
 
 @pytest.mark.parametrize("args", [(1.5, 0.1, 10), (1.0, -0.1, 10), (1.0, 0.1, -1)])

@@ -146,3 +146,12 @@ def test_record_runs_reads_every_single_run():
     course = {r["seed"]: r for r in runs if r["setting"] == "course"}
     assert sorted(course) == list(range(20)) and all(r["solved"] for r in course.values())
     assert max(r["env_steps"] for r in course.values()) == 13_032
+
+
+def test_update_bar_shows_numbers_and_a_closed_bar_reads_complete():
+    bar = report.progress_bar(range(10), desc="t")  # on stderr outside a notebook
+    for i in bar:
+        if i == 3:
+            break
+    report.update_bar(bar, {"eval": "solved"}, close=True)
+    assert bar.total == bar.n == 4

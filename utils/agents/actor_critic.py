@@ -265,9 +265,7 @@ def ac_checks(
 
 def show_progress(bar, running: float, solved: SolveCheck, *, close: bool = False) -> None:
     """Show the running reward and the last check on a progress bar; ``close`` ends the bar."""
-    bar.set_postfix({"running": f"{running:.0f}", "eval": solved.status}, refresh=close)
-    if close:
-        bar.close()
+    report.update_bar(bar, {"running": f"{running:.0f}", "eval": solved.status}, close=close)
 
 
 # --- watching, plotting and evaluating the model ------------------------------------------

@@ -21,7 +21,7 @@ from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl import evaluation
-from utils.rl.training import QHistory, SolveCheck, TrainerSettings
+from utils.rl.training import QHistory, SolveCheck, TrainerSettings, default_timings
 
 # Imported at first use, after the notebook's setup cell has configured TensorFlow.
 tf = LazyModule("tensorflow")
@@ -185,9 +185,7 @@ class DqnHistory(QHistory):
 
     eval_iterations: list[int] = field(default_factory=list)  # iteration of each quick check
     # Seconds per phase; "fill" is the random play before training, apart from "collect".
-    timings: dict[str, float] = field(
-        default_factory=lambda: {"fill": 0.0, "collect": 0.0, "train": 0.0, "evaluate": 0.0}
-    )
+    timings: dict[str, float] = field(default_factory=lambda: {"fill": 0.0, **default_timings()})
 
     @property
     def env_steps_per_second(self) -> float:

@@ -401,10 +401,6 @@ class ScratchSettings(TrainerSettings):
             "max_env_steps", "initial_collect_steps", why="the random warm-up comes first"
         )
 
-    def epsilon(self) -> EpsilonSchedule:
-        """The exploration schedule these settings describe."""
-        return EpsilonSchedule(self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps)
-
     def target_rule(self):
         """The TD target these settings ask for: Double DQN's, or None for ``td_target``."""
         return double_dqn_target if self.double else None

@@ -95,13 +95,13 @@ def plot_learning_curve(
         loss_steps, loss_values = losses
         lax = axes[1, 0]
         lax.plot(loss_steps, loss_values, lw=1, color="tab:red")
+        values = np.asarray(loss_values, dtype=float)
         if lower_log is None:
-            positive = np.asarray(loss_values, dtype=float)
-            positive = positive[np.isfinite(positive) & (positive > 0)]
+            positive = values[np.isfinite(values) & (values > 0)]
             lower_log = positive.size > 1 and positive.max() > 10 * positive.min()
         if lower_log:
             lax.set_yscale("log")
-        elif np.nanmin(np.asarray(loss_values, dtype=float)) >= 0:
+        elif np.nanmin(values) >= 0:
             lax.set_ylim(bottom=0)  # from zero, so that a small wiggle does not look like a fall
         lax.set_ylabel(f"{lower_label} (log scale)" if lower_log else lower_label)
     axes[-1, 0].set_xlabel(xlabel)

@@ -105,6 +105,19 @@ def progress_bar(iterable: Iterable, *, desc: str, disable: bool = False):
     return Bar(iterable, desc=desc, file=_LiveLine(), ncols=100, mininterval=0.5)
 
 
+def update_bar(bar, postfix: dict, *, close: bool = False) -> None:
+    """Show ``postfix`` on a ``progress_bar``; ``close=True`` shows it once more and ends the bar.
+
+    A loop that stops early (solved) leaves its bar short of its total: closing sets the
+    total to the iterations run, so the finished bar reads complete, with no time left.
+    """
+    if close:
+        bar.total = bar.n
+    bar.set_postfix(postfix, refresh=close)
+    if close:
+        bar.close()
+
+
 def training_outcome(
     solved: bool,
     *,
@@ -160,7 +173,7 @@ def benchmark_record(name: str, *, runs: bool = False) -> str:
 
 
 def record_runs(name: str) -> list[dict]:
-    """A record's single runs: ``[{"setting", "seed", "solved", "env_steps"}, ...]``."""
+    """A record's single runs: ``[{"setting", "seed", "solved", "env_steps", "line"}, ...]``."""
     runs = []
     for line in record_lines(name):
         found = re.match(
@@ -174,6 +187,7 @@ def record_runs(name: str) -> list[dict]:
                     "seed": int(seed),
                     "solved": status == "solved",
                     "env_steps": int(steps.replace(",", "")),
+                    "line": line,
                 }
             )
     return runs

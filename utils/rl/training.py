@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils.infra import report
 from utils.infra.report import Stopwatch, training_outcome
 from utils.rl.evaluation import EvalResult
 
@@ -140,7 +141,8 @@ class TrainerSettings(Settings):
 # --- history -------------------------------------------------------------------------------
 
 
-def _default_timings() -> dict[str, float]:
+def default_timings() -> dict[str, float]:
+    """Seconds spent per phase of a training loop, all zero to start with."""
     return {"collect": 0.0, "train": 0.0, "evaluate": 0.0}
 
 
@@ -171,7 +173,7 @@ class History:
     env_steps: int = 0
     train_steps: int = 0
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=_default_timings)
+    timings: dict[str, float] = field(default_factory=default_timings)
 
     def record_loss(self, env_steps: int, loss: float) -> float:
         """Keep one loss value and the step count it belongs to; return it as a float."""
@@ -248,11 +250,7 @@ class SolveCheck:
         ``close=True`` shows them one last time and closes the bar (after the loop).
         """
         postfix = {"step": env_steps, "loss": f"{loss:.3g}", "eval": self.status}
-        if close:
-            bar.total = bar.n  # the loop ended here: show it complete, with no time left
-        bar.set_postfix(postfix, refresh=close)
-        if close:
-            bar.close()
+        report.update_bar(bar, postfix, close=close)
 
     def __call__(self, env_steps: int, *args: object) -> bool:
         history = self.history
