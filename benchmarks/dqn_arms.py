@@ -29,6 +29,13 @@ ARMS = {
     "tutorial-compiled-eval": (dqn.TUTORIAL.replace(name="tutorial-compiled-eval"), "sequential"),
     "tutorial-batched-eval": (dqn.TUTORIAL.replace(name="tutorial-batched-eval"), "batched"),
     "course": (dqn.COURSE, "batched"),
+    # The course's settings before 2026-12-02: the target network copied every 128 train steps.
+    "course-hard-sync": (
+        dqn.COURSE.replace(
+            name="course-hard-sync", target_update_period=128, target_update_tau=1.0
+        ),
+        "batched",
+    ),
 }
 
 

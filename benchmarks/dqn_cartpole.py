@@ -36,7 +36,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "RESULT "
-SETTINGS = ("tutorial", "tutorial-compiled-eval", "tutorial-batched-eval", "course")  # dqn_arms
+# The arms of dqn_arms; those named "course..." are the course's settings or a variant of them.
+SETTINGS = (
+    "tutorial",
+    "tutorial-compiled-eval",
+    "tutorial-batched-eval",
+    "course",
+    "course-hard-sync",
+)
+TUTORIAL_ARMS = tuple(name for name in SETTINGS if not name.startswith("course"))
 
 
 def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
@@ -242,10 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         f"DQN on CartPole-v1, {time.strftime('%Y-%m-%d %H:%M')}, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPU cores, {platform.machine()}"
     )
-    caps = {name: args.tutorial_max_iterations for name in SETTINGS if name != "course"}
-    caps["course"] = args.course_max_iterations
-    counts = {name: args.tutorial_seeds for name in SETTINGS if name != "course"}
-    counts["course"] = args.seeds
+    tutorial = set(TUTORIAL_ARMS)
+    caps = {
+        n: args.tutorial_max_iterations if n in tutorial else args.course_max_iterations
+        for n in SETTINGS
+    }
+    counts = {n: args.tutorial_seeds if n in tutorial else args.seeds for n in SETTINGS}
     runs: dict[str, list[dict]] = {name: [] for name in args.settings}
     # Seed by seed, every setting in turn: a change in the machine's load then affects all
     # settings alike instead of whichever happened to run at the time.
@@ -260,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: summarize(name, results) for name, results in runs.items()}
     course = medians.get("course")
     if course and course["seconds"] > 0:
-        for name in (name for name in SETTINGS if name != "course"):
+        for name in TUTORIAL_ARMS:
             other = medians.get(name)
             if not other:
                 continue

@@ -23,7 +23,7 @@ def test_tutorial_settings_match_the_official_tutorial():
     assert s.epsilon_start == s.epsilon_end == 0.1
     assert s.loss == "squared"
     assert s.gamma == 1.0  # DqnAgent's default, which the tutorial keeps
-    assert s.target_update_period == 1
+    assert s.target_update_period == 1 and s.target_update_tau == 1.0  # a copy every step
     assert s.gradient_clipping is None
     assert s.observation_scale is None and s.init == "tutorial"
     assert not s.time_limit_truncates  # suite_gym.load: the 500-step limit ends as "done"
@@ -36,7 +36,7 @@ def test_course_settings_keep_the_loss_bounded():
     s = dqn.COURSE
     assert s.loss == "huber"
     assert s.gamma < 1.0
-    assert s.target_update_period > 1
+    assert s.target_update_tau < 1.0  # a target network that follows slowly
     assert s.gradient_clipping is not None
     assert s.eval_interval == 1  # check often, stop as soon as solved
     assert s.observation_scale is not None and len(s.observation_scale) == 4

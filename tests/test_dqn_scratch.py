@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from utils import envs, exercises
-from utils.agents import dqn_scratch
+from utils.agents import dqn, dqn_scratch
 from utils.agents.dqn_scratch import EpsilonSchedule, ReplayBuffer, RingBuffer
 from utils.rl.evaluation import evaluate_gym
 
@@ -247,7 +247,7 @@ def test_train_step_reduces_the_loss_on_a_fixed_problem(loss):
 
 
 def test_target_network_is_synced_every_c_steps():
-    agent = tiny_agent(target_update_period=5)
+    agent = tiny_agent(target_update_period=5, target_update_tau=1.0)  # a hard sync
     batch = fixed_batch()
 
     def same():
@@ -265,6 +265,30 @@ def test_target_network_is_synced_every_c_steps():
         np.array_equal(a, b)
         for a, b in zip(frozen, agent.target_network.get_weights(), strict=True)
     )
+
+
+@pytest.mark.parametrize("period", [1, 3])
+def test_a_soft_update_moves_the_target_tau_of_the_way(period):
+    agent = tiny_agent(target_update_period=period, target_update_tau=0.25)
+    batch = fixed_batch()
+    for step in range(1, 2 * period + 1):
+        before = [w.copy() for w in agent.target_network.get_weights()]
+        agent.train(batch)
+        online, after = agent.q_network.get_weights(), agent.target_network.get_weights()
+        if step % period:  # not an update step: the target stays
+            assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+            continue
+        for old, new, trained in zip(before, after, online, strict=True):
+            np.testing.assert_allclose(new, 0.75 * old + 0.25 * trained, rtol=1e-5, atol=1e-6)
+        assert not all(np.allclose(a, b) for a, b in zip(after, online, strict=True))
+
+
+def test_target_update_tau_must_be_in_0_1():
+    for tau in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="target_update_tau"):
+            dqn_scratch.COURSE.replace(target_update_tau=tau)
+        with pytest.raises(ValueError, match="target_update_tau"):
+            dqn.COURSE.replace(target_update_tau=tau)
 
 
 def test_the_learner_trains_and_the_agent_also_acts():

@@ -1,4 +1,5 @@
-"""benchmarks/dqn_tail.py: its settings are the course's plus one change, and its summary."""
+"""benchmarks/dqn_tail.py: its settings are the course's or the hard sync's plus a change or two,
+and its summary."""
 
 from __future__ import annotations
 
@@ -17,8 +18,13 @@ from utils.agents import dqn_scratch
 def test_every_arm_is_the_course_with_a_few_valid_changes():
     assert dqn_tail.ARMS["course"] == {}
     assert set(dqn_tail.FIRST_ARMS) <= set(dqn_tail.ARMS)
+    hard = dqn_tail.HARD_SYNC
+    assert dqn_tail.ARMS["hard-sync"] == hard
+    assert dqn_scratch.COURSE.replace(**hard).target_update_tau == 1.0
     for name, changes in dqn_tail.ARMS.items():
-        assert 1 <= len(changes) <= 2 or name == "course", name  # pairs combine two single arms
+        # the arms of the earlier records change the hard sync's settings (pairs: two changes)
+        own = {k: v for k, v in changes.items() if hard.get(k) != v or k not in hard}
+        assert 1 <= len(own) <= 2 or name in ("course", "hard-sync"), name
         dqn_scratch.COURSE.replace(**changes)  # real settings with valid values
 
 

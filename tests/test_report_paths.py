@@ -146,6 +146,9 @@ def test_record_runs_reads_every_single_run():
     course = {r["seed"]: r for r in runs if r["setting"] == "course"}
     assert sorted(course) == list(range(20)) and all(r["solved"] for r in course.values())
     assert max(r["env_steps"] for r in course.values()) == 13_032
+    assert course[0]["seconds"] == 5.0  # "2,536 env steps |    5.0 s |"
+    tutorial = report.record_runs("dqn_cartpole_side_by_side_2026-11-22")
+    assert max(r["seconds"] for r in tutorial) == 377.1  # "... |  377.1 s to solve |"
 
 
 def test_update_bar_shows_numbers_and_a_closed_bar_reads_complete():

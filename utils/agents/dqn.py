@@ -55,7 +55,10 @@ class DqnSettings(TrainerSettings):
     learning_rate: float = 1e-3
     gamma: float = 1.0  # discount of future rewards
     loss: str = "squared"  # TD loss: "squared" or "huber"
-    target_update_period: int = 1  # train steps between target-network syncs (1: every step)
+    target_update_period: int = 1  # train steps between target-network updates (1: every step)
+    # How far each update moves the target network toward the online one: 1.0 copies it (a
+    # hard sync); a small value such as 0.01 nudges it a little (a soft, or Polyak, update).
+    target_update_tau: float = 1.0
     gradient_clipping: float | None = None  # largest gradient norm, or None
     batch_size: int = 64  # transitions per train step
     # Replay and data collection.
@@ -90,6 +93,8 @@ class DqnSettings(TrainerSettings):
         self.require_sizes("hidden_layers")
         self.require_scales("observation_scale")
         self.require_between("gamma", "epsilon_start", "epsilon_end")
+        self.require_positive("target_update_tau")  # 0 would never update the target
+        self.require_between("target_update_tau")
         self.require_one_of("init", INITS)
         self.require_one_of("loss", LOSSES)
         self.require_positive("gradient_clipping", optional=True)
@@ -108,7 +113,8 @@ COURSE = DqnSettings(
     learning_rate=1e-3,
     gamma=0.99,
     loss="huber",
-    target_update_period=128,
+    target_update_period=1,
+    target_update_tau=0.01,
     gradient_clipping=10.0,
     batch_size=64,
     initial_collect_steps=1000,
@@ -296,7 +302,7 @@ def build_agent(settings, env):
     time_step_spec = tensor_spec.from_spec(env.time_step_spec())
     action_spec = tensor_spec.from_spec(env.action_spec())
     num_actions = int(action_spec.maximum - action_spec.minimum + 1)
-    # Counts train steps (an int64 variable; ε and the target syncs read it).
+    # Counts train steps (an int64 variable; ε and the target updates read it).
     train_step_counter = tf.Variable(0, dtype=tf.int64, name="train_step_counter")
     # Exploration: ε falls linearly from epsilon_start to epsilon_end, then stays there.
     epsilon = tf.keras.optimizers.schedules.PolynomialDecay(
@@ -311,6 +317,7 @@ def build_agent(settings, env):
         td_errors_loss_fn=losses[settings.loss],
         gamma=settings.gamma,
         target_update_period=settings.target_update_period,
+        target_update_tau=settings.target_update_tau,
         gradient_clipping=settings.gradient_clipping,
         epsilon_greedy=lambda: epsilon(train_step_counter),
         train_step_counter=train_step_counter,

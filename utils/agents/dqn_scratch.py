@@ -197,23 +197,27 @@ class DQNLearner:
         self.loss_rule = loss_rule  # None: elementwise_loss(errors, settings.loss)
         shape = (observation_size, num_actions, settings.hidden_layers, settings.observation_scale)
         self.q_network, self.target_network = make_q_network(*shape), make_q_network(*shape)
-        self.sync_target()
+        self.target_network.set_weights(self.q_network.get_weights())  # start as a copy
         self.optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate)
         self.optimizer.build(self.q_network.trainable_variables)
-        self.train_steps = 0  # calls of train(): they drive ε and the target syncs
+        self.train_steps = 0  # calls of train(): they drive ε and the target updates
         self._train_step = tf.function(functools.partial(train_step, self))
+        self._update_target = tf.function(self.update_target)
 
-    def sync_target(self):
-        """Copy the online network's weights into the target network."""
-        self.target_network.set_weights(self.q_network.get_weights())
+    def update_target(self):
+        """Move each target weight the fraction τ of the way to the online one (τ = 1: copy)."""
+        tau = self.settings.target_update_tau
+        pairs = zip(self.target_network.variables, self.q_network.variables, strict=True)
+        for target, online in pairs:
+            target.assign(tau * online + (1.0 - tau) * target)
 
     def train(self, batch):
-        """One train step on ``batch``; every C-th one also syncs the target network."""
+        """One train step on ``batch``; every C-th one also updates the target network."""
         fields = (batch.observations, batch.actions, batch.rewards, batch.next_observations)
         loss = self._train_step(*fields, batch.terminated)
         self.train_steps += 1
         if self.train_steps % self.settings.target_update_period == 0:
-            self.sync_target()
+            self._update_target()
         return loss
 
 
@@ -359,7 +363,10 @@ class ScratchSettings(TrainerSettings):
     learning_rate: float = 1e-3  # Adam's step size
     gamma: float = 0.99  # discount of future rewards
     loss: str = "huber"  # TD loss: "huber" or "squared"
-    target_update_period: int = 128  # train steps between target-network syncs (C)
+    target_update_period: int = 1  # train steps between target-network updates (C)
+    # τ: each update moves the target network this fraction of the way to the online one
+    # (1.0: a copy, a "hard" sync; small: a "soft", or Polyak, update).
+    target_update_tau: float = 0.01
     gradient_clipping: float | None = 10.0  # largest global gradient norm, or None
     batch_size: int = 64  # transitions per train step
     double: bool = False  # Double DQN: the online network picks a', the target one rates it
@@ -394,6 +401,8 @@ class ScratchSettings(TrainerSettings):
         self.require_sizes("hidden_layers")
         self.require_positive("learning_rate")
         self.require_between("gamma", "epsilon_start", "epsilon_end")
+        self.require_positive("target_update_tau")  # 0 would never update the target
+        self.require_between("target_update_tau")
         self.require_one_of("loss", LOSSES)
         self.require_positive("gradient_clipping", optional=True)
         self.require_scales("observation_scale")

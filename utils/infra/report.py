@@ -173,20 +173,26 @@ def benchmark_record(name: str, *, runs: bool = False) -> str:
 
 
 def record_runs(name: str) -> list[dict]:
-    """A record's single runs: ``[{"setting", "seed", "solved", "env_steps", "line"}, ...]``."""
+    """A record's single runs: ``[{"setting", "seed", "solved", "env_steps", "seconds", "line"}]``.
+
+    ``env_steps`` and ``seconds`` are those to solve, or the run's totals when it did not.
+    """
     runs = []
     for line in record_lines(name):
         found = re.match(
-            r"^\s*(\S+) seed\s+(\d+): (solved|NOT solved)\b.*?([\d,]+) env steps", line
+            r"^\s*(\S+) seed\s+(\d+): (solved|NOT solved)\b.*?([\d,]+) env steps"
+            r"\s*\|\s*([\d.]+) s\b",
+            line,
         )
         if found:
-            setting, seed, status, steps = found.groups()
+            setting, seed, status, steps, seconds = found.groups()
             runs.append(
                 {
                     "setting": setting,
                     "seed": int(seed),
                     "solved": status == "solved",
                     "env_steps": int(steps.replace(",", "")),
+                    "seconds": float(seconds),
                     "line": line,
                 }
             )
