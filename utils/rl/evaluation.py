@@ -33,7 +33,8 @@ class EvalResult:
 
     def __str__(self) -> str:
         status = "" if self.complete else " (stopped early: target out of reach)"
-        return f"average return {self.mean:.1f} over {self.episodes} episodes{status}"
+        episodes = "1 episode" if self.episodes == 1 else f"{self.episodes} episodes"
+        return f"average return {self.mean:.1f} over {episodes}{status}"
 
 
 def _episode_shares(num_episodes: int, batch_size: int) -> np.ndarray:
