@@ -1,6 +1,7 @@
 """Tests for utils.infra.report and utils.infra.paths."""
 
 import json
+import re
 import time
 
 import pytest
@@ -87,6 +88,22 @@ def test_benchmark_records_are_printed_without_single_runs(capsys):
     assert capsys.readouterr().out.strip() == text
     every = report.benchmark_record("dqn_cartpole_course_30_seeds_2026-11-22", runs=True)
     assert every.count("seed ") >= 30
+
+
+def test_a_record_prints_chosen_settings_under_todays_names(capsys):
+    text = report.benchmark_record("dqn_cartpole_soft_update_2026-12-02", settings=["course"])
+    assert "course: solved 20/20" in text and "course-hard-sync: solved" not in text
+    assert text.splitlines()[1].startswith("$ python benchmarks/dqn_cartpole.py")
+    text = report.benchmark_record(
+        "dqn_cartpole_side_by_side_2026-11-22", runs=True, rename={"course": "hard-sync"}
+    )
+    assert "hard-sync: solved 10/10" in text and "hard-sync seed  6:" in text
+    assert "median tutorial time / median hard-sync time" in text
+    assert "--settings course tutorial" in text  # the command stays as it was typed
+    body = text.splitlines()[4:-1]  # after the command (two lines) and the date line
+    assert not any(re.search(r"(?<![\w-])course(?![\w-])", line) for line in body)
+    assert text.endswith("(settings printed under today's names: course as hard-sync)")
+    assert "tutorial-compiled-eval: solved" in text  # names that only contain it stay
 
 
 def test_an_unknown_benchmark_record_names_the_known_ones():

@@ -157,16 +157,42 @@ def is_run_line(line: str) -> bool:
     return re.search(r"\bseed\s+\d+:", line) is not None
 
 
-def benchmark_record(name: str, *, runs: bool = False) -> str:
+def benchmark_record(
+    name: str,
+    *,
+    runs: bool = False,
+    settings: Iterable[str] | None = None,
+    rename: dict[str, str] | None = None,
+) -> str:
     """Print (and return) a dated benchmark record from ``benchmarks/records/<name>.txt``.
 
     A record is a benchmark's own printed output, saved as it ran: the command, a line with
     the date and the machine, one line per run and the summary. Without ``runs`` the lines of
     single runs are left out. Notebooks cite measured figures this way instead of typing them.
+    ``settings`` keeps only those settings' runs and summaries; ``rename`` prints settings
+    under other names (e.g. a record's ``course`` under the name it has today), says so in a
+    last line, and leaves the command line as it was typed.
     """
     lines = record_lines(name)
     if not runs:
         lines = [line for line in lines if not is_run_line(line)]
+    if settings is not None:
+        keep, kept, current = set(settings), [], None
+        for line in lines:
+            head = re.match(r"^(\S+): solved", line) or re.match(r"^\s*(\S+) seed\s+\d+:", line)
+            if head:
+                current = head.group(1)
+            elif not line.strip() or not line.startswith(" "):
+                current = None
+            if current is None or current in keep:
+                kept.append(line)
+        lines = kept
+    if rename:
+        for old, new in rename.items():
+            word = re.compile(rf"(?<![\w-]){re.escape(old)}(?![\w-])")
+            lines = [line if line.startswith("$") else word.sub(new, line) for line in lines]
+        names = ", ".join(f"{old} as {new}" for old, new in rename.items())
+        lines.append(f"(settings printed under today's names: {names})")
     text = f"benchmarks/records/{name}.txt:\n" + "\n".join(lines)
     print(text)
     return text
