@@ -160,6 +160,28 @@ def test_evaluate_gym_stops_when_the_target_is_out_of_reach():
     assert not result.complete and result.returns == [2.0]
 
 
+def test_evaluate_gym_passes_discrete_actions_as_int_and_continuous_ones_as_arrays():
+    import gym
+
+    from utils.rl.evaluation import evaluate_gym
+
+    seen = []
+
+    class Recording(gym.Wrapper):
+        def step(self, action):
+            seen.append(action)
+            return self.env.step(action)
+
+    cartpole = Recording(gym.make("CartPole-v1"))
+    evaluate_gym([cartpole], lambda o: np.ones(len(o), dtype=np.int64), 1, seed=0)
+    assert seen and all(type(a) is int and a == 1 for a in seen)
+    seen.clear()
+    pendulum = Recording(gym.make("Pendulum-v1"))
+    result = evaluate_gym([pendulum], lambda o: np.full((len(o), 1), 0.5, np.float32), 1, seed=0)
+    assert result.complete and len(seen) == 200  # Pendulum's step limit
+    assert all(isinstance(a, np.ndarray) and a.shape == (1,) and a[0] == 0.5 for a in seen)
+
+
 def test_evaluate_gym_rejects_bad_input():
     from utils.rl.evaluation import evaluate_gym
 

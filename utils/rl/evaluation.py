@@ -155,6 +155,14 @@ def evaluate(
     return EvalResult(mean, returns, len(returns), complete=True)
 
 
+def _gym_action(action):
+    """One action as Gym expects it: a plain int for a discrete action, else the array."""
+    action = np.asarray(action)
+    if action.ndim == 0 and np.issubdtype(action.dtype, np.integer):
+        return int(action)
+    return action
+
+
 def evaluate_gym(
     envs: list,
     actions: Callable[[np.ndarray], np.ndarray],
@@ -188,7 +196,7 @@ def evaluate_gym(
             break
         chosen = actions(np.stack([observations[i] for i in active]))
         for i, action in zip(active, chosen, strict=True):
-            observation, reward, done, _ = envs[i].step(int(action))
+            observation, reward, done, _ = envs[i].step(_gym_action(action))
             running[i] += reward
             if done:
                 returns.append(float(running[i]))
