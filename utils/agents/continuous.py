@@ -19,7 +19,7 @@ from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.rl import evaluation, replay
-from utils.rl.training import History, SolveCheck, TrainerSettings
+from utils.rl.training import History, SolveCheck, TrainerSettings, gym_checks
 
 AGENTS = ("ddpg", "td3", "sac")
 
@@ -62,8 +62,7 @@ class ContinuousSettings(TrainerSettings):
         self.require_sizes("hidden_layers")
         self.require_positive("learning_rate", "exploration_noise")
         self.require_between("gamma", "ou_damping")
-        self.require_positive("target_update_tau")
-        self.require_between("target_update_tau")
+        self.require_fraction("target_update_tau")
         self.require_whole(
             "actor_update_period",
             "replay_capacity",
@@ -244,34 +243,10 @@ class MinibatchPool:
 # --- training ------------------------------------------------------------------------------
 
 
-@dataclass
-class ContinuousHistory(History):
-    """What happened during :func:`train` (``History`` holds what every trainer records)."""
-
-
 def greedy_checks(agent, settings, history, start: float, *, seed: int = 0) -> SolveCheck:
     """The quick and the full greedy check on plain Gym environments, stepped together."""
     actions = evaluation.policy_actions(greedy_policy(agent))
-
-    def environments(count: int, first_seed: int) -> list:
-        return [
-            envs.make_gym_env(settings.env_name, seed=first_seed + i, discrete=False)
-            for i in range(count)
-        ]
-
-    quick_envs = environments(settings.eval_episodes, 1000 * seed + 1)
-    full_envs = environments(settings.solve_episodes, 1000 * seed + 500)
-
-    def quick():
-        return evaluation.evaluate_gym(
-            quick_envs, actions, settings.eval_episodes, **settings.stop_early
-        )
-
-    def full():
-        return evaluation.evaluate_gym(
-            full_envs, actions, settings.solve_episodes, **settings.stop_early
-        )
-
+    quick, full = gym_checks(settings, actions, seed=seed, discrete=False)
     return SolveCheck(history, quick=quick, full=full, target=settings.target_return, start=start)
 
 
@@ -298,7 +273,7 @@ def train(
     env = make_env(settings.env_name, seed=seed)
     train_step = train_utils.create_train_step()
     agent = build_agent(settings, env, train_step)
-    history = ContinuousHistory(label=f"{settings.name} {settings.agent.upper()}")
+    history = History(label=f"{settings.name} {settings.agent.upper()}")
     root_dir = root_dir or tempfile.mkdtemp(prefix=f"{settings.agent}_")
     memory = replay.make_replay(
         agent.collect_data_spec,
@@ -308,6 +283,7 @@ def train(
     )
     try:
         observers = [memory.observer]
+        warm_up = max(settings.initial_collect_steps, 1)  # the pool needs something to draw
         start = time.perf_counter()
         with Stopwatch(history.timings, "collect"):
             random_policy = random_py_policy.RandomPyPolicy(
@@ -317,7 +293,7 @@ def train(
                 env,
                 random_policy,
                 train_step,
-                steps_per_run=max(settings.initial_collect_steps, 1),
+                steps_per_run=warm_up,
                 observers=observers,
             ).run()
         pool = MinibatchPool(memory, settings.sample_size, settings.batch_size)
@@ -342,7 +318,7 @@ def train(
         if hasattr(memory.observer, "reset"):
             memory.observer.reset(write_cached_steps=False)  # the Actor reset the env
         check = greedy_checks(agent, settings, history, start, seed=seed)
-        env_steps, iterations = settings.initial_collect_steps, 0
+        env_steps, iterations = warm_up, 0
         last_finite = math.nan
         total = math.ceil(
             (settings.max_env_steps - env_steps) / settings.collect_steps_per_iteration

@@ -93,8 +93,7 @@ class DqnSettings(TrainerSettings):
         self.require_sizes("hidden_layers")
         self.require_scales("observation_scale")
         self.require_between("gamma", "epsilon_start", "epsilon_end")
-        self.require_positive("target_update_tau")  # 0 would never update the target
-        self.require_between("target_update_tau")
+        self.require_fraction("target_update_tau")
         self.require_one_of("init", INITS)
         self.require_one_of("loss", LOSSES)
         self.require_positive("gradient_clipping", optional=True)

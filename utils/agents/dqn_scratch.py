@@ -26,9 +26,8 @@ from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
-from utils.rl.evaluation import evaluate_gym
 from utils.rl.losses import LOSSES, elementwise_loss  # notebook 07's cell, saved there
-from utils.rl.training import QHistory, SolveCheck, TrainerSettings
+from utils.rl.training import QHistory, SolveCheck, TrainerSettings, gym_checks
 
 tf = LazyModule("tensorflow")  # imported at first use, after the notebook's setup cell
 
@@ -401,8 +400,7 @@ class ScratchSettings(TrainerSettings):
         self.require_sizes("hidden_layers")
         self.require_positive("learning_rate")
         self.require_between("gamma", "epsilon_start", "epsilon_end")
-        self.require_positive("target_update_tau")  # 0 would never update the target
-        self.require_between("target_update_tau")
+        self.require_fraction("target_update_tau")
         self.require_one_of("loss", LOSSES)
         self.require_positive("gradient_clipping", optional=True)
         self.require_scales("observation_scale")
@@ -466,20 +464,15 @@ def greedy_checks(
     environments stepped together, one per episode, each check with its own seeds.
     """
     s = settings
-
-    def environments(count: int, first_seed: int) -> list:
-        return [envs.make_gym_env(s.env_name, seed=first_seed + i) for i in range(count)]
-
-    quick_envs = environments(s.eval_episodes, 1000 * seed + 1)
-    full_envs = environments(s.solve_episodes, 1000 * seed + 500)
+    quick_check, full_check = gym_checks(s, agent.greedy_actions, seed=seed)
     starts = envs.start_observations(s.env_name)  # the same start states at every check
 
     def quick(epsilon: float):
         history.eval_epsilons.append(float(epsilon))
         history.eval_start_values.append(agent.start_value(starts))
-        return evaluate_gym(quick_envs, agent.greedy_actions, s.eval_episodes, **s.stop_early)
+        return quick_check()
 
     def full(epsilon: float):
-        return evaluate_gym(full_envs, agent.greedy_actions, s.solve_episodes, **s.stop_early)
+        return full_check()
 
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch, training_outcome
-from utils.rl.evaluation import EvalResult
+from utils.rl.evaluation import EvalResult, evaluate_gym
 
 # --- settings ------------------------------------------------------------------------------
 
@@ -83,6 +84,11 @@ class Settings:
         """Each field is a number in [low, high]."""
         for name in names:
             check_between(name, getattr(self, name), low, high)
+
+    def require_fraction(self, *names: str) -> None:
+        """Each field is a number in (0, 1], e.g. a target network's update rate τ."""
+        self.require_positive(*names)  # 0 would never move anything
+        self.require_between(*names)
 
     def require_one_of(self, name: str, choices: tuple[str, ...]) -> None:
         """The field is one of ``choices``."""
@@ -218,6 +224,35 @@ class QHistory(History):
 
 
 # --- the "solved" check ----------------------------------------------------------------------
+
+
+def gym_checks(
+    settings: TrainerSettings, actions: Callable, *, seed: int = 0, discrete: bool = True
+) -> tuple[Callable[[], EvalResult], Callable[[], EvalResult]]:
+    """The quick and the full check for :class:`SolveCheck`, on plain Gym environments.
+
+    Returns ``(quick, full)``, two functions of no arguments. Each plays the greedy
+    ``actions`` (a batch of observations to a batch of actions) on environments of its own, one
+    per episode and all stepped together, seeded from ``1000 * seed + 1`` (quick) and
+    ``1000 * seed + 500`` (full), and stops once ``settings.target_return`` is out of reach.
+    """
+
+    def environments(count: int, first_seed: int) -> list:
+        return [
+            envs.make_gym_env(settings.env_name, seed=first_seed + i, discrete=discrete)
+            for i in range(count)
+        ]
+
+    quick_envs = environments(settings.eval_episodes, 1000 * seed + 1)
+    full_envs = environments(settings.solve_episodes, 1000 * seed + 500)
+
+    def quick() -> EvalResult:
+        return evaluate_gym(quick_envs, actions, settings.eval_episodes, **settings.stop_early)
+
+    def full() -> EvalResult:
+        return evaluate_gym(full_envs, actions, settings.solve_episodes, **settings.stop_early)
+
+    return quick, full
 
 
 class SolveCheck:
