@@ -49,8 +49,6 @@ TUTORIAL_ARMS = tuple(name for name in SETTINGS if not name.startswith("course")
 
 def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
     """Train once (in this process) and return the figures as a dict."""
-    import resource
-
     from dqn_arms import ARMS, quick_check
 
     from utils.agents import dqn
@@ -62,6 +60,13 @@ def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
     _, history = dqn.train_from_scratch(
         settings, seed=seed, progress=False, quick_check=quick_check(style)
     )
+    return run_figures(history, settings_name, seed, start)
+
+
+def run_figures(history, settings_name: str, seed: int, start: float) -> dict:
+    """A finished run's figures as a dict (``start``: ``time.perf_counter()`` before building)."""
+    import resource
+
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "settings": settings_name,
@@ -72,6 +77,7 @@ def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
         "env_steps_to_solve": history.env_steps_to_solve,
         "iterations": history.iterations,
         "env_steps": history.env_steps,
+        "train_steps": history.train_steps,
         "seconds": history.seconds,
         "wall_seconds": time.perf_counter() - start,  # with building the agent and replay
         "env_steps_per_second": history.env_steps_per_second,
@@ -83,10 +89,15 @@ def one_run(settings_name: str, seed: int, max_iterations: int | None) -> dict:
 
 
 def run_in_subprocess(
-    settings_name: str, seed: int, max_iterations: int | None, timeout: float
+    settings_name: str,
+    seed: int,
+    max_iterations: int | None,
+    timeout: float,
+    *,
+    script: str = __file__,
 ) -> dict:
-    """Run :func:`one_run` in a fresh Python process and return its result."""
-    command = [sys.executable, __file__, "--one-run", settings_name, "--seed", str(seed)]
+    """Run ``script --one-run`` (here: :func:`one_run`) in a fresh process; return its result."""
+    command = [sys.executable, script, "--one-run", settings_name, "--seed", str(seed)]
     if max_iterations is not None:
         command += ["--max-iterations", str(max_iterations)]
     env = dict(os.environ)
@@ -109,6 +120,12 @@ def run_in_subprocess(
         "seed": seed,
         "error": f"exit code {done.returncode}: " + " | ".join(tail),
     }
+
+
+def print_result(result: dict) -> int:
+    """In the fresh process: print the run's figures for :func:`run_in_subprocess`; return 0."""
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    return 0
 
 
 def median_to_solve(runs: list[dict], key: str) -> tuple[float, bool]:
@@ -242,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.one_run:  # inside the fresh process
         sys.path.insert(0, str(REPO_ROOT))
-        result = one_run(args.one_run, args.seed, args.max_iterations)
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
-        return 0
+        return print_result(one_run(args.one_run, args.seed, args.max_iterations))
 
     print(
         f"DQN on CartPole-v1, {time.strftime('%Y-%m-%d %H:%M')}, Python "
@@ -274,13 +289,24 @@ def main(argv: list[str] | None = None) -> int:
             other = medians.get(name)
             if not other:
                 continue
-            ratio = other["seconds"] / course["seconds"]
-            bound = "" if other["exact"] and course["exact"] else " (a bound: some runs unsolved)"
-            print(f"\nspeed-up (median {name} time / median course time): {ratio:.1f}x{bound}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(runs, indent=1))
+            ratio = speed_up(other, course)
+            print(f"\nspeed-up (median {name} time / median course time): {ratio}")
+    save_runs(args.json, runs)
     return 0
+
+
+def speed_up(slow: dict, fast: dict) -> str:
+    """``"4.2x"``: the ratio of two :func:`summarize` medians, marked when it is a bound."""
+    ratio = slow["seconds"] / fast["seconds"]
+    bound = "" if slow["exact"] and fast["exact"] else " (a bound: some runs unsolved)"
+    return f"{ratio:.1f}x{bound}"
+
+
+def save_runs(path: Path | None, runs: dict) -> None:
+    """Write every run's figures to ``path`` as JSON (nothing when ``path`` is None)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(runs, indent=1))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ TARGETS = {
     "07_dqn_from_scratch": "utils/agents/dqn_scratch.py",
     "08_actor_critic": "utils/agents/actor_critic.py",
     "09_training_fast": "utils/agents/fast_dqn.py",
+    "10_continuous_control": "utils/agents/continuous.py",
 }
 MARK = re.compile(r"^#@save(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 

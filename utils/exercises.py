@@ -100,6 +100,20 @@ def bootstrapped_returns(
     return returns
 
 
+def observation_first_critic(settings, observation_spec, action_spec):
+    """A critic whose observation passes through its own layer of 64 units before meeting the
+    action, then two joint layers of 64 units (the DDPG paper's design, smaller)."""
+    from tf_agents.agents.ddpg import critic_network
+
+    return critic_network.CriticNetwork(
+        (observation_spec, action_spec),
+        observation_fc_layer_params=(64,),
+        joint_fc_layer_params=(64, 64),
+        kernel_initializer="glorot_uniform",
+        last_kernel_initializer="glorot_uniform",
+    )
+
+
 SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
@@ -109,6 +123,7 @@ SOLUTIONS: dict[str, Callable] = {
     "07.squared_loss": squared_loss,
     "08.bootstrapped_returns": bootstrapped_returns,
     "09.semi_implicit_step": semi_implicit_step,
+    "10.observation_first_critic": observation_first_critic,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -497,6 +512,53 @@ def _check_bootstrapped_returns(func: Callable) -> str:
     )
 
 
+def _check_observation_first_critic(func: Callable) -> str:
+    """Notebook 10's check: the layer shapes on a batch, then TD3 must solve Pendulum with it."""
+    from tf_agents.train.utils import spec_utils
+
+    from utils.agents import continuous
+
+    settings = continuous.COURSE.replace(agent="td3")
+    observation_spec, action_spec, _ = spec_utils.get_tensor_specs(continuous.make_env())
+    critic = func(settings, observation_spec, action_spec)
+    observations, actions = tf.zeros((5, 3)), tf.zeros((5, 1))
+    try:
+        values, _ = critic((observations, actions))
+    except Exception as err:
+        raise AssertionError(
+            "Your critic must take (observations, actions) and return (values, state), as "
+            f"TF-Agents' CriticNetwork does; calling it on a batch failed: {err}"
+        ) from None
+    if tuple(values.shape) != (5,):
+        raise AssertionError(
+            f"A batch of 5 (observation, action) pairs must give 5 values, got {values.shape}."
+        )
+    kernels = [tuple(v.shape) for v in critic.trainable_variables if len(v.shape) == 2]
+    if kernels[:3] != [(3, 64), (65, 64), (64, 64)]:
+        raise AssertionError(
+            f"Expected a layer from the 3 observation numbers to 64 units, then joint layers "
+            f"from those 64 and the 1 action (65 inputs) to 64 units and from 64 to 64; the "
+            f"weight matrices have shapes {kernels}."
+        )
+    # Now the critic trains: TD3 with the course's settings, the critic built by the answer.
+    original = continuous.build_critic
+    continuous.build_critic = func
+    try:
+        _, history = continuous.train(settings, seed=0, progress=False)
+    finally:
+        continuous.build_critic = original
+    if not history.solved:
+        raise AssertionError(
+            f"The critic has the right shape, but TD3 trained with it did not solve "
+            f"Pendulum-v1: {history.summary()}"
+        )
+    return (
+        f"layers {kernels}; TD3 trained with your critic solved Pendulum-v1 "
+        f"({history.solved_return:.1f} over {history.solved_episodes} episodes) after "
+        f"{history.env_steps_to_solve:,} environment steps"
+    )
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
@@ -506,6 +568,7 @@ CHECKS: dict[str, Callable[[Callable], str]] = {
     "07.squared_loss": _check_squared_loss,
     "08.bootstrapped_returns": _check_bootstrapped_returns,
     "09.semi_implicit_step": _check_semi_implicit_step,
+    "10.observation_first_critic": _check_observation_first_critic,
 }
 
 

@@ -1,27 +1,56 @@
 """Continuous control: DDPG, TD3 and SAC on Pendulum-v1 with TF-Agents' actor-learner API.
 
+Taught in notebook 10. The networks, the agents, the learner and the training loop are the
+generated block below, copied from the notebook's ``#@save`` cells (with the critic targets
+and the exploration noise written out by hand, which the notebook checks against TF-Agents);
+the rest of the module is the course's bookkeeping: settings, the truncating Pendulum, the
+action-spec check, the minibatch pool, the train-steps-per-second trigger and the checks.
+
 The training loop works in phases, as the course's DQN does: an ``Actor`` (``tf_agents.train``)
 plays ``collect_steps_per_iteration`` environment steps into the replay (Reverb where it can be
 imported), one draw of ``sample_size`` transitions is taken from the replay, and a ``Learner``
 runs ``train_steps_per_iteration`` train steps in one compiled call on minibatches sliced from
-that draw. After each phase a quick greedy check of ``eval_episodes`` episodes runs, and the
-full check of ``solve_episodes`` episodes only when it passes (``SolveCheck``).
+that draw. Quick greedy checks of ``eval_episodes`` episodes run every ``eval_interval``
+phases, and the full check of ``solve_episodes`` episodes only when one passes
+(``SolveCheck``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from utils import envs
+from utils.envs import CONTINUOUS_AGENTS as AGENTS
+from utils.envs import check_action_spec
 from utils.infra import report
 from utils.infra.report import Stopwatch
+from utils.infra.runtime import LazyModule
 from utils.rl import evaluation, replay
 from utils.rl.training import History, SolveCheck, TrainerSettings, gym_checks
 
-AGENTS = ("ddpg", "td3", "sac")
+# Imported at first use, after the notebook's setup cell.
+tf = LazyModule("tensorflow")
+actor = LazyModule("tf_agents.train.actor")
+actor_distribution_network = LazyModule("tf_agents.networks.actor_distribution_network")
+actor_network = LazyModule("tf_agents.agents.ddpg.actor_network")
+critic_network = LazyModule("tf_agents.agents.ddpg.critic_network")
+ddpg_agent = LazyModule("tf_agents.agents.ddpg.ddpg_agent")
+learner = LazyModule("tf_agents.train.learner")
+py_tf_eager_policy = LazyModule("tf_agents.policies.py_tf_eager_policy")
+sac_agent = LazyModule("tf_agents.agents.sac.sac_agent")
+spec_utils = LazyModule("tf_agents.train.utils.spec_utils")
+tanh_normal_projection_network = LazyModule("tf_agents.agents.sac.tanh_normal_projection_network")
+td3_agent = LazyModule("tf_agents.agents.td3.td3_agent")
+train_utils = LazyModule("tf_agents.train.utils.train_utils")
+triggers = LazyModule("tf_agents.train.triggers")
+
+TD_LOSSES = ("squared", "huber")
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -34,21 +63,35 @@ class ContinuousSettings(TrainerSettings):
     name: str = "course"  # what summaries and benchmarks call these settings
     agent: str = "sac"  # "ddpg", "td3" or "sac"
     env_name: str = "Pendulum-v1"
-    # Networks: the actor and the critic each have these Dense ReLU layers.
-    hidden_layers: tuple[int, ...] = (64, 64)
-    learning_rate: float = 1e-3  # Adam's step size, for every network (and SAC's temperature)
+    # Networks: Dense ReLU layers of the actor; of the critic, layers that see the observation
+    # alone (none by default), then layers that see observation and action together.
+    actor_layers: tuple[int, ...] = (64, 64)
+    critic_observation_layers: tuple[int, ...] = ()
+    critic_layers: tuple[int, ...] = (64, 64)
+    critic_initializer: str | None = "glorot_uniform"  # the critic's weights; None: TF-Agents'
+    learning_rate: float = 1e-3  # Adam's step size for the critics (and SAC's temperature)
+    actor_learning_rate: float | None = None  # the actor's; None: learning_rate
     gamma: float = 0.99  # discount of future rewards
-    target_update_tau: float = 0.005  # soft update of the target networks after each train step
+    reward_scale_factor: float = 1.0  # rewards are multiplied by this in the critic's target
+    td_loss: str = "squared"  # the critic's loss on the TD error: "squared" or "huber"
+    target_update_tau: float = 0.02  # soft update of the target networks ...
+    target_update_period: int = 1  # ... every this many train steps
     # Exploration while collecting (DDPG, TD3): noise added to the actor's action.
     exploration_noise: float = 0.1  # TD3: Gaussian std; DDPG: Ornstein-Uhlenbeck std
     ou_damping: float = 0.15  # DDPG: how fast the Ornstein-Uhlenbeck noise returns to 0
-    actor_update_period: int = 2  # TD3: train the actor every this many train steps
+    # TD3's other two fixes: a delayed actor, and noise on the target's action.
+    actor_update_period: int = 2  # train the actor every this many train steps
+    target_policy_noise: float = 0.2  # std of the noise on the target action ...
+    target_policy_noise_clip: float = 0.5  # ... clipped to this size
     # Replay and phases.
     replay_capacity: int = 100_000
-    initial_collect_steps: int = 1000  # random-policy steps before training starts
+    initial_collect_steps: int = 500  # random-policy steps before training starts
     collect_steps_per_iteration: int = 200  # environment steps per phase, then ...
-    train_steps_per_iteration: int = 200  # ... this many train steps
-    sample_size: int = 4096  # transitions drawn from the replay per phase (minibatch pool)
+    train_steps_per_iteration: int = 400  # ... this many train steps
+    # Minibatches: with the pool, one draw of sample_size transitions per phase and
+    # minibatches sliced from it; without, the learner reads each minibatch from the replay.
+    minibatch_pool: bool = True
+    sample_size: int = 4096
     batch_size: int = 256  # transitions per train step
     max_env_steps: int = 30_000  # give up here if not solved before
     # "Solved": Pendulum-v1 has no threshold of its own; -200 over 100 episodes is the bar.
@@ -59,11 +102,18 @@ class ContinuousSettings(TrainerSettings):
         """Reject settings that cannot run, naming the wrong value."""
         super().validate()
         self.require_one_of("agent", AGENTS)
-        self.require_sizes("hidden_layers")
-        self.require_positive("learning_rate", "exploration_noise")
+        self.require_one_of("td_loss", TD_LOSSES)
+        self.require_sizes("actor_layers", "critic_layers")
+        if self.critic_observation_layers:
+            self.require_sizes("critic_observation_layers")
+        self.require_positive(
+            "learning_rate", "exploration_noise", "reward_scale_factor", "target_policy_noise_clip"
+        )
+        self.require_positive("actor_learning_rate", optional=True)
         self.require_between("gamma", "ou_damping")
         self.require_fraction("target_update_tau")
         self.require_whole(
+            "target_update_period",
             "actor_update_period",
             "replay_capacity",
             "collect_steps_per_iteration",
@@ -73,6 +123,8 @@ class ContinuousSettings(TrainerSettings):
             "max_env_steps",
         )
         self.require_whole("initial_collect_steps", minimum=0)
+        if self.target_policy_noise < 0:
+            raise ValueError(f"target_policy_noise must be >= 0, got {self.target_policy_noise!r}.")
         self.require_at_least("sample_size", "batch_size", why="minibatches come from one draw")
         self.require_at_least(
             "max_env_steps", "initial_collect_steps", why="the random warm-up comes first"
@@ -82,7 +134,59 @@ class ContinuousSettings(TrainerSettings):
 COURSE = ContinuousSettings()
 
 
-# --- environment and agents ------------------------------------------------------------------
+# TF-Agents' own example settings for these agents (``tf_agents/examples/sac/haarnoja18`` and
+# ``tf_agents/agents/{ddpg,td3}/examples/v2/train_eval.py``), on Pendulum: one environment step
+# and one train step per iteration, each minibatch read from the replay, checks every 1,000
+# steps. Scaled to Pendulum: SAC's reward scale is 1 (the example's 0.1 is for MuJoCo's larger
+# rewards) and every run stops at 50,000 steps.
+_EXAMPLE_LOOP = {
+    "collect_steps_per_iteration": 1,
+    "train_steps_per_iteration": 1,
+    "minibatch_pool": False,
+    "eval_interval": 1000,
+    "max_env_steps": 50_000,
+}
+_DDPG_TD3_EXAMPLE = {
+    "actor_layers": (400, 300),
+    "critic_observation_layers": (400,),
+    "critic_layers": (300,),
+    "learning_rate": 1e-3,
+    "actor_learning_rate": 1e-4,
+    "gamma": 0.995,
+    "td_loss": "huber",
+    "target_update_tau": 0.05,
+    "target_update_period": 5,
+    "critic_initializer": None,
+    "initial_collect_steps": 1000,
+    "batch_size": 64,
+    "sample_size": 64,
+}
+EXAMPLES = {
+    "sac": ContinuousSettings(
+        name="example",
+        agent="sac",
+        actor_layers=(256, 256),
+        critic_layers=(256, 256),
+        learning_rate=3e-4,
+        initial_collect_steps=10_000,
+        replay_capacity=1_000_000,
+        **_EXAMPLE_LOOP,
+    ),
+    "td3": ContinuousSettings(
+        name="example", agent="td3", exploration_noise=0.1, **_DDPG_TD3_EXAMPLE, **_EXAMPLE_LOOP
+    ),
+    "ddpg": ContinuousSettings(
+        name="example",
+        agent="ddpg",
+        exploration_noise=0.2,
+        ou_damping=0.15,
+        **_DDPG_TD3_EXAMPLE,
+        **_EXAMPLE_LOOP,
+    ),
+}
+
+
+# --- environment and action specs ------------------------------------------------------------
 
 
 def make_env(env_name: str = "Pendulum-v1", seed: int | None = None):
@@ -95,91 +199,252 @@ def make_env(env_name: str = "Pendulum-v1", seed: int | None = None):
     import gym
     from tf_agents.environments import suite_gym
 
+    class PlainTorque(gym.Wrapper):
+        """Pendulum keeps its last torque to draw it; pygame 2.6 rejects it as a NumPy number."""
+
+        def step(self, action):
+            result = self.env.step(action)
+            if getattr(self.env.unwrapped, "last_u", None) is not None:
+                self.env.unwrapped.last_u = float(self.env.unwrapped.last_u)
+            return result
+
     envs.check_env_name(env_name)
     spec = gym.spec(env_name)
-    env = suite_gym.wrap_env(spec.make().unwrapped, max_episode_steps=spec.max_episode_steps)
+    env = suite_gym.wrap_env(
+        PlainTorque(spec.make().unwrapped), max_episode_steps=spec.max_episode_steps
+    )
     if seed is not None:
         env.seed(seed)
     return env
 
 
-def check_action_spec(agent_name: str, action_spec) -> None:
-    """One clear line when ``agent_name`` cannot act in an environment with ``action_spec``."""
-    import tensorflow as tf
+def td_loss_function(name: str):
+    """The critic's loss on each TD error: ``"squared"`` or ``"huber"`` (TF-Agents' examples)."""
+    if name == "squared":
+        return tf.math.squared_difference
+    if name == "huber":  # elementwise; the agents average it over the minibatch
 
-    continuous = agent_name in AGENTS
-    is_float = tf.as_dtype(action_spec.dtype).is_floating
-    if continuous and not is_float:
-        raise ValueError(
-            f"{agent_name.upper()} needs continuous actions, but this environment's action spec "
-            f"is {action_spec}; for discrete actions use DQN (notebooks 03 and 07) or the "
-            "actor-critic and PPO of notebook 08."
-        )
-    if not continuous and is_float:
-        raise ValueError(
-            f"{agent_name} needs discrete actions, but this environment's action spec is "
-            f"{action_spec}; for continuous actions use one of {', '.join(AGENTS)}."
-        )
+        def huber(targets, predictions):
+            return tf.compat.v1.losses.huber_loss(
+                targets, predictions, reduction=tf.compat.v1.losses.Reduction.NONE
+            )
+
+        return huber
+    raise ValueError(f"td_loss must be one of {TD_LOSSES}, got {name!r}.")
 
 
-def build_agent(settings: ContinuousSettings, env, train_step):
-    """A ``DdpgAgent``, ``Td3Agent`` or ``SacAgent`` for ``env``, built from ``settings``."""
-    import tensorflow as tf
-    from tf_agents.agents.ddpg import actor_network, critic_network, ddpg_agent
-    from tf_agents.agents.sac import sac_agent, tanh_normal_projection_network
-    from tf_agents.agents.td3 import td3_agent
-    from tf_agents.networks import actor_distribution_network
-    from tf_agents.train.utils import spec_utils
+# --- the pieces of the algorithm, as notebook 10 teaches them ---------------------------------
 
-    observation_spec, action_spec, time_step_spec = spec_utils.get_tensor_specs(env)
-    check_action_spec(settings.agent, action_spec)
-    layers = settings.hidden_layers
-    critic = critic_network.CriticNetwork(
+# BEGIN generated from notebooks/10_continuous_control.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def build_critic(settings, observation_spec, action_spec):
+    """Q(s, a): observation (through its own layers, if any) and action joined, Dense layers."""
+    return critic_network.CriticNetwork(
         (observation_spec, action_spec),
-        joint_fc_layer_params=layers,
-        kernel_initializer="glorot_uniform",
-        last_kernel_initializer="glorot_uniform",
+        observation_fc_layer_params=settings.critic_observation_layers or None,
+        joint_fc_layer_params=settings.critic_layers,
+        kernel_initializer=settings.critic_initializer,  # None: TF-Agents' default
+        last_kernel_initializer=settings.critic_initializer,
     )
 
-    def adam():
-        return tf.keras.optimizers.Adam(settings.learning_rate)
 
+def build_actor(settings, observation_spec, action_spec):
+    """DDPG and TD3: a deterministic action mu(s); SAC: a squashed Gaussian over actions."""
+    if settings.agent == "sac":
+        return actor_distribution_network.ActorDistributionNetwork(
+            observation_spec,
+            action_spec,
+            fc_layer_params=settings.actor_layers,
+            continuous_projection_net=tanh_normal_projection_network.TanhNormalProjectionNetwork,
+        )
+    return actor_network.ActorNetwork(
+        observation_spec, action_spec, fc_layer_params=settings.actor_layers
+    )
+
+
+def critic_target(rewards, discounts, next_values, gamma):
+    """The critic's regression target y = r + gamma * d * V(s'), d = 0 after a termination."""
+    return rewards + gamma * discounts * next_values
+
+
+def build_agent(settings, env, train_step):
+    """A DdpgAgent, Td3Agent or SacAgent for ``env``, built from ``settings``."""
+    observation_spec, action_spec, time_step_spec = spec_utils.get_tensor_specs(env)
+    check_action_spec(settings.agent, action_spec)
+    adam = tf.keras.optimizers.Adam
     common = {
-        "critic_network": critic,
-        "actor_optimizer": adam(),
-        "critic_optimizer": adam(),
+        "actor_network": build_actor(settings, observation_spec, action_spec),
+        "critic_network": build_critic(settings, observation_spec, action_spec),
+        "actor_optimizer": adam(settings.actor_learning_rate or settings.learning_rate),
+        "critic_optimizer": adam(settings.learning_rate),
         "target_update_tau": settings.target_update_tau,
-        "target_update_period": 1,
-        "gamma": settings.gamma,
-        "td_errors_loss_fn": tf.math.squared_difference,
+        "target_update_period": settings.target_update_period,
+        "gamma": settings.gamma,  # TF-Agents' default is 1: always pass it
+        "reward_scale_factor": settings.reward_scale_factor,
+        "td_errors_loss_fn": td_loss_function(settings.td_loss),
         "train_step_counter": train_step,
     }
     if settings.agent == "sac":
-        actor = actor_distribution_network.ActorDistributionNetwork(
-            observation_spec,
-            action_spec,
-            fc_layer_params=layers,
-            continuous_projection_net=tanh_normal_projection_network.TanhNormalProjectionNetwork,
+        agent = sac_agent.SacAgent(
+            time_step_spec, action_spec, alpha_optimizer=adam(settings.learning_rate), **common
         )
-        agent_class, extra = sac_agent.SacAgent, {"alpha_optimizer": adam()}
+    elif settings.agent == "td3":
+        agent = td3_agent.Td3Agent(
+            time_step_spec,
+            action_spec,
+            exploration_noise_std=settings.exploration_noise,
+            actor_update_period=settings.actor_update_period,
+            target_policy_noise=settings.target_policy_noise,
+            target_policy_noise_clip=settings.target_policy_noise_clip,
+            **common,
+        )
     else:
-        actor = actor_network.ActorNetwork(observation_spec, action_spec, fc_layer_params=layers)
-        agent_class, extra = {
-            "td3": (
-                td3_agent.Td3Agent,
-                {
-                    "exploration_noise_std": settings.exploration_noise,
-                    "actor_update_period": settings.actor_update_period,
-                },
-            ),
-            "ddpg": (
-                ddpg_agent.DdpgAgent,
-                {"ou_stddev": settings.exploration_noise, "ou_damping": settings.ou_damping},
-            ),
-        }[settings.agent]
-    agent = agent_class(time_step_spec, action_spec, actor_network=actor, **common, **extra)
+        agent = ddpg_agent.DdpgAgent(
+            time_step_spec,
+            action_spec,
+            ou_stddev=settings.exploration_noise,
+            ou_damping=settings.ou_damping,
+            **common,
+        )
     agent.initialize()
     return agent
+
+
+def ou_noise(steps, damping, stddev, rng):
+    """Ornstein-Uhlenbeck noise as TF-Agents makes it: x <- (1 - damping) * x + N(0, stddev^2)."""
+    x, values = 0.0, np.empty(steps)
+    for t in range(steps):
+        x = (1.0 - damping) * x + rng.normal(0.0, stddev)
+        values[t] = x
+    return values
+
+
+def twin_min_value(next_q1, next_q2, next_log_probs=None, alpha=0.0):
+    """TD3 and SAC: the smaller target critic value, minus alpha * log pi(a'|s') for SAC."""
+    value = np.minimum(next_q1, next_q2)
+    if next_log_probs is not None:
+        value = value - alpha * np.asarray(next_log_probs)
+    return value
+
+
+def smoothed_target_actions(actions, noise_std, noise_clip, rng):
+    """TD3's target smoothing: the target actor's actions plus clipped Gaussian noise.
+
+    TD3's paper also clips the result to the action limits; TF-Agents' Td3Agent does not.
+    """
+    noise = np.clip(rng.normal(0.0, noise_std, np.shape(actions)), -noise_clip, noise_clip)
+    return np.asarray(actions) + noise
+
+
+def make_learner(settings, agent, memory, train_step, root_dir, learner_triggers=()):
+    """A Learner training ``agent`` from ``memory``; returns it and the per-phase refill."""
+    if settings.minibatch_pool:
+        pool = MinibatchPool(memory, settings.sample_size, settings.batch_size)
+        dataset_fn, refill = pool.dataset, pool.refill
+    else:  # every minibatch read from the replay, as TF-Agents' examples do
+
+        def dataset_fn():
+            return memory.dataset(settings.batch_size, num_steps=2)
+
+        def refill():
+            pass
+
+    trainer = learner.Learner(
+        root_dir,
+        train_step,
+        agent,
+        dataset_fn,
+        triggers=list(learner_triggers),
+        checkpoint_interval=-1,  # no training checkpoints here
+        summary_interval=settings.train_steps_per_iteration * settings.eval_interval,
+    )
+    return trainer, refill
+
+
+def train(
+    settings=COURSE, *, seed=0, root_dir=None, backend="auto", progress=True, policy_save_interval=0
+):
+    """Train ``settings.agent`` until solved or ``max_env_steps``; return ``(agent, history)``.
+
+    ``root_dir`` (a new folder; None: a temporary one) receives the learner's TensorBoard
+    summaries in ``root_dir/train`` and, every ``policy_save_interval`` train steps and at the
+    end (0: never), the policy in ``root_dir/policies``.
+    """
+    tf.keras.utils.set_random_seed(seed)
+    env = make_env(settings.env_name, seed=seed)
+    train_step = train_utils.create_train_step()
+    agent = build_agent(settings, env, train_step)
+    history = History(label=f"{settings.name} {settings.agent.upper()}")
+    root_dir = root_dir or tempfile.mkdtemp(prefix=f"{settings.agent}_")
+    learner_triggers = [TrainStepRate()]
+    if policy_save_interval:  # writes the policy's SavedModels now, its weights when due
+        policies = os.path.join(root_dir, learner.POLICY_SAVED_MODEL_DIR)
+        learner_triggers.append(
+            triggers.PolicySavedModelTrigger(
+                policies,
+                agent,
+                train_step,
+                interval=policy_save_interval,
+                save_collect_policy=False,
+            )
+        )
+    memory = replay.make_replay(
+        agent.collect_data_spec,
+        settings.replay_capacity,
+        backend=backend,
+        table_name=f"continuous_{settings.agent}",
+    )
+    try:
+        start = time.perf_counter()
+        with Stopwatch(history.timings, "collect"):
+            env_steps = warm_up(env, memory, train_step, settings, seed)  # random play
+        trainer, refill = make_learner(
+            settings, agent, memory, train_step, root_dir, learner_triggers
+        )
+        collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
+            agent.collect_policy, use_tf_function=True
+        )  # the actor's action plus noise
+        collector = actor.Actor(
+            env,
+            collect_policy,
+            train_step,
+            observers=[memory.observer],
+            steps_per_run=settings.collect_steps_per_iteration,
+        )
+        reset_observer(memory)  # the new Actor has reset the environment
+        check = greedy_checks(agent, settings, history, start, seed=seed)
+        phases = math.ceil(
+            (settings.max_env_steps - env_steps) / settings.collect_steps_per_iteration
+        )
+        bar = report.progress_bar(range(1, phases + 1), desc=history.label, disable=not progress)
+        loss = math.nan
+        for phase in bar:
+            with Stopwatch(history.timings, "collect"):
+                collector.run()  # play, and write every step into the replay
+                env_steps += settings.collect_steps_per_iteration
+            with Stopwatch(history.timings, "train"):
+                refill()
+                result = trainer.run(iterations=settings.train_steps_per_iteration)
+            loss = finite_loss(result.loss, int(train_step), env_steps, loss)
+            history.record_loss(env_steps, loss)
+            if phase % settings.eval_interval == 0 and check(env_steps):
+                break  # solved: keep the policy that passed
+            check.progress(bar, env_steps, loss)
+        check.progress(bar, env_steps, loss, close=True)
+        for trigger in learner_triggers[1:]:
+            trigger(int(train_step), force_trigger=True)  # save the final policy too
+        history.finish(start, iterations=phase, env_steps=env_steps, train_steps=int(train_step))
+    finally:
+        memory.close()
+    return agent, history
+
+
+# END generated from notebooks/10_continuous_control.ipynb
+
+
+# --- bookkeeping around the loop ---------------------------------------------------------------
 
 
 def greedy_policy(agent):
@@ -192,9 +457,6 @@ def greedy_policy(agent):
     return agent.policy
 
 
-# --- the minibatch pool ----------------------------------------------------------------------
-
-
 class MinibatchPool:
     """One draw of transitions per phase, and an endless dataset of minibatches sliced from it.
 
@@ -204,8 +466,6 @@ class MinibatchPool:
     """
 
     def __init__(self, replay_memory, sample_size: int, batch_size: int) -> None:
-        import tensorflow as tf
-
         self._draws = iter(replay_memory.dataset(sample_size, num_steps=2, prefetch=1))
         experience, info = next(self._draws)
         self._pool = tf.nest.map_structure(
@@ -216,21 +476,16 @@ class MinibatchPool:
 
     @staticmethod
     def _valid_mask(experience):
-        import tensorflow as tf
-
         return tf.cast(~experience.is_boundary()[:, 0], tf.float32)
 
     def refill(self) -> None:
         """Replace the pool with a fresh draw from the replay."""
-        import tensorflow as tf
-
         experience, info = next(self._draws)
         tf.nest.map_structure(lambda v, t: v.assign(t), self._pool, (experience, info))
         self._valid.assign(self._valid_mask(experience))
 
     def dataset(self):
         """An endless ``tf.data.Dataset`` of ``(experience, info)`` minibatches from the pool."""
-        import tensorflow as tf
 
         def minibatch(_):
             logits = tf.math.log(self._valid)[None]  # -inf for invalid samples
@@ -240,7 +495,54 @@ class MinibatchPool:
         return tf.data.Dataset.range(2**62).map(minibatch)
 
 
-# --- training ------------------------------------------------------------------------------
+class TrainStepRate:
+    """A learner trigger: train steps per second of wall time between two of its calls.
+
+    The ``Learner`` calls its triggers after every ``run``, inside its summary writer; this one
+    keeps ``(train step, rate)`` pairs and writes the rate to TensorBoard as
+    ``Metrics/train_steps_per_second`` (wall time includes the collection in between).
+    """
+
+    def __init__(self) -> None:
+        self.rates: list[tuple[int, float]] = []
+        self._last: tuple[int, float] | None = None
+
+    def __call__(self, train_step: int, force_trigger: bool = False) -> None:
+        now = time.perf_counter()
+        if self._last is not None and train_step > self._last[0]:
+            rate = (train_step - self._last[0]) / (now - self._last[1])
+            self.rates.append((int(train_step), rate))
+            tf.summary.scalar("Metrics/train_steps_per_second", rate, step=train_step)
+        self._last = (int(train_step), now)
+
+
+def warm_up(env, memory, train_step, settings: ContinuousSettings, seed: int) -> int:
+    """Random play into the replay before training (an ``Actor``); return the steps played."""
+    from tf_agents.policies import random_py_policy
+    from tf_agents.train import actor
+
+    steps = max(settings.initial_collect_steps, 1)  # the learner needs something to read
+    policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=seed)
+    actor.Actor(env, policy, train_step, steps_per_run=steps, observers=[memory.observer]).run()
+    return steps
+
+
+def reset_observer(memory) -> None:
+    """Drop the observer's unfinished sample: a new ``Actor`` has just reset the environment."""
+    if hasattr(memory.observer, "reset"):  # Reverb's observer; the uniform buffer has none
+        memory.observer.reset(write_cached_steps=False)
+
+
+def finite_loss(loss, train_step: int, env_steps: int, last_finite: float) -> float:
+    """``loss`` as a float; a FloatingPointError naming the step when it is NaN or infinite."""
+    loss = float(loss)
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"The loss became {loss} at train step {train_step:,} (environment step "
+            f"{env_steps:,}); the last finite loss was {last_finite:.4g}. Try a smaller "
+            "learning_rate or a larger batch_size."
+        )
+    return loss
 
 
 def greedy_checks(agent, settings, history, start: float, *, seed: int = 0) -> SolveCheck:
@@ -248,105 +550,3 @@ def greedy_checks(agent, settings, history, start: float, *, seed: int = 0) -> S
     actions = evaluation.policy_actions(greedy_policy(agent))
     quick, full = gym_checks(settings, actions, seed=seed, discrete=False)
     return SolveCheck(history, quick=quick, full=full, target=settings.target_return, start=start)
-
-
-def train(
-    settings: ContinuousSettings = COURSE,
-    *,
-    seed: int = 0,
-    root_dir: str | None = None,
-    backend: str = "auto",
-    progress: bool = True,
-):
-    """Train ``settings.agent`` until solved or ``max_env_steps``; return ``(agent, history)``.
-
-    ``root_dir`` receives the learner's TensorBoard summaries (``root_dir/train``); it must not
-    hold an earlier run's checkpoints, which the ``Learner`` would restore. ``None``: a new
-    temporary folder. The replay is closed at the end.
-    """
-    import tensorflow as tf
-    from tf_agents.policies import py_tf_eager_policy, random_py_policy
-    from tf_agents.train import actor, learner
-    from tf_agents.train.utils import train_utils
-
-    tf.keras.utils.set_random_seed(seed)
-    env = make_env(settings.env_name, seed=seed)
-    train_step = train_utils.create_train_step()
-    agent = build_agent(settings, env, train_step)
-    history = History(label=f"{settings.name} {settings.agent.upper()}")
-    root_dir = root_dir or tempfile.mkdtemp(prefix=f"{settings.agent}_")
-    memory = replay.make_replay(
-        agent.collect_data_spec,
-        settings.replay_capacity,
-        backend=backend,
-        table_name=f"continuous_{settings.agent}",
-    )
-    try:
-        observers = [memory.observer]
-        warm_up = max(settings.initial_collect_steps, 1)  # the pool needs something to draw
-        start = time.perf_counter()
-        with Stopwatch(history.timings, "collect"):
-            random_policy = random_py_policy.RandomPyPolicy(
-                env.time_step_spec(), env.action_spec(), seed=seed
-            )
-            actor.Actor(
-                env,
-                random_policy,
-                train_step,
-                steps_per_run=warm_up,
-                observers=observers,
-            ).run()
-        pool = MinibatchPool(memory, settings.sample_size, settings.batch_size)
-        trainer = learner.Learner(
-            root_dir,
-            train_step,
-            agent,
-            pool.dataset,
-            checkpoint_interval=-1,
-            summary_interval=settings.train_steps_per_iteration,
-        )
-        collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
-            agent.collect_policy, use_tf_function=True
-        )
-        collector = actor.Actor(
-            env,
-            collect_policy,
-            train_step,
-            steps_per_run=settings.collect_steps_per_iteration,
-            observers=observers,
-        )
-        if hasattr(memory.observer, "reset"):
-            memory.observer.reset(write_cached_steps=False)  # the Actor reset the env
-        check = greedy_checks(agent, settings, history, start, seed=seed)
-        env_steps, iterations = warm_up, 0
-        last_finite = math.nan
-        total = math.ceil(
-            (settings.max_env_steps - env_steps) / settings.collect_steps_per_iteration
-        )
-        bar = report.progress_bar(range(total), desc=history.label, disable=not progress)
-        for _ in bar:
-            with Stopwatch(history.timings, "collect"):
-                collector.run()
-            env_steps += settings.collect_steps_per_iteration
-            with Stopwatch(history.timings, "train"):
-                pool.refill()
-                loss = float(trainer.run(iterations=settings.train_steps_per_iteration).loss)
-            iterations += 1
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"The loss became {loss} at train step {int(train_step)} (environment step "
-                    f"{env_steps:,}); the last finite loss was {last_finite:.4g}. Try a smaller "
-                    "learning_rate or a larger batch_size."
-                )
-            last_finite = history.record_loss(env_steps, loss)
-            solved = check(env_steps)
-            check.progress(bar, env_steps, loss)
-            if solved:
-                break
-        check.progress(bar, env_steps, last_finite, close=True)
-        history.finish(
-            start, iterations=iterations, env_steps=env_steps, train_steps=int(train_step)
-        )
-    finally:
-        memory.close()
-    return agent, history

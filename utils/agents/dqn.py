@@ -136,6 +136,7 @@ def make_env(settings: DqnSettings, seed: int | None = None):
         env = envs.load_env(settings.env_name)  # TF-Agents' TimeLimit: discount 1 at the limit
     else:
         env = suite_gym.load(settings.env_name)  # the tutorial's: gym ends it as "done"
+    envs.check_action_spec("DQN", env.action_spec())
     if seed is not None:
         env.seed(seed)
     return env
@@ -191,11 +192,6 @@ class DqnHistory(QHistory):
     eval_iterations: list[int] = field(default_factory=list)  # iteration of each quick check
     # Seconds per phase; "fill" is the random play before training, apart from "collect".
     timings: dict[str, float] = field(default_factory=lambda: {"fill": 0.0, **default_timings()})
-
-    @property
-    def env_steps_per_second(self) -> float:
-        """Environment steps per second of the whole loop (training and evaluation)."""
-        return self.env_steps / self.seconds if self.seconds else float("nan")
 
 
 # --- the training loop, as notebook 03 teaches it -------------------------------------------

@@ -67,6 +67,33 @@ def load_env(name: str, *, max_episode_steps: int | None = None, **kwargs):
 CARTPOLE_OBSERVATION_SCALE = (2.4, 3.0, 0.21, 3.0)
 
 
+CONTINUOUS_AGENTS = ("ddpg", "td3", "sac")  # the course's agents for continuous actions
+CONTINUOUS_HINT = "for continuous actions use DDPG, TD3 or SAC (notebook 10)"
+
+
+def check_action_spec(agent_name: str, action_spec) -> None:
+    """One clear line when ``agent_name`` cannot act in an environment with ``action_spec``.
+
+    DDPG, TD3 and SAC (:data:`CONTINUOUS_AGENTS`) need float actions; every other agent of
+    the course (DQN, actor-critic, PPO) needs whole numbers.
+    """
+    import tensorflow as tf
+
+    continuous = agent_name.lower() in CONTINUOUS_AGENTS
+    is_float = tf.as_dtype(action_spec.dtype).is_floating
+    if continuous and not is_float:
+        raise ValueError(
+            f"{agent_name.upper()} needs continuous actions, but this environment's action spec "
+            f"is {action_spec}; for discrete actions use DQN (notebooks 03 and 07) or the "
+            "actor-critic and PPO of notebook 08."
+        )
+    if not continuous and is_float:
+        raise ValueError(
+            f"{agent_name} needs discrete actions, but this environment's action spec is "
+            f"{action_spec}; {CONTINUOUS_HINT}: one of {', '.join(CONTINUOUS_AGENTS)}."
+        )
+
+
 def make_gym_env(name: str, seed: int | None = None, *, discrete: bool = True):
     """A plain Gym environment (with its registered time limit), seeded when ``seed`` is given.
 
@@ -79,8 +106,9 @@ def make_gym_env(name: str, seed: int | None = None, *, discrete: bool = True):
     env = gym.make(name)
     if discrete and not isinstance(env.action_space, gym.spaces.Discrete):
         raise ValueError(
-            f"{name} has {type(env.action_space).__name__} actions; this trainer needs a "
-            "discrete action space (e.g. CartPole-v1, Acrobot-v1, MountainCar-v0)."
+            f"{name} has {type(env.action_space).__name__} actions ({env.action_space}); this "
+            "trainer needs a discrete action space (e.g. CartPole-v1, Acrobot-v1, "
+            f"MountainCar-v0); {CONTINUOUS_HINT}."
         )
     shape = env.observation_space.shape
     if discrete and (shape is None or len(shape) != 1):

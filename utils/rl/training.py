@@ -195,6 +195,11 @@ class History:
         self.train_steps = int(train_steps)
         self.seconds = time.perf_counter() - start
 
+    @property
+    def env_steps_per_second(self) -> float:
+        """Environment steps per second of the whole loop (training and evaluation)."""
+        return self.env_steps / self.seconds if self.seconds else float("nan")
+
     def summary(self) -> str:
         """One line: solved or not, how fast, where the time went."""
         outcome = training_outcome(
