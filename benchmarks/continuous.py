@@ -4,7 +4,7 @@ Every setting runs through the same training loop (``utils.agents.continuous.tra
 ``Actor`` collecting into Reverb, a ``Learner``, the same "solved" rule), each seed in a fresh
 Python process. "Solved": the deterministic policy averages at least -200 over 100 evaluation
 episodes. ``course-<agent>`` is ``continuous.COURSE`` for that agent (64x64 networks, phases of
-200 environment steps then 200 train steps in one call, minibatches from one draw per phase,
+200 environment steps then 400 train steps in one call, minibatches from one draw per phase,
 a quick check after every phase). ``example-<agent>`` is ``continuous.EXAMPLES[agent]``: the
 hyperparameters of TF-Agents' own examples for that agent (``tf_agents/examples/sac/haarnoja18``,
 ``tf_agents/agents/{ddpg,td3}/examples/v2/train_eval.py``: larger networks, their learning rates,
@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from dqn_cartpole import (
+    REPO_ROOT,
     print_result,
     print_run,
     run_figures,
@@ -39,7 +40,9 @@ from dqn_cartpole import (
     summarize,
 )
 
-AGENTS = ("ddpg", "td3", "sac")
+sys.path.insert(0, str(REPO_ROOT))
+from utils.envs import CONTINUOUS_AGENTS as AGENTS
+
 KINDS = ("course", "example")
 
 

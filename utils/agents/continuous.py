@@ -9,8 +9,8 @@ action-spec check, the minibatch pool, the train-steps-per-second trigger and th
 The training loop works in phases, as the course's DQN does: an ``Actor`` (``tf_agents.train``)
 plays ``collect_steps_per_iteration`` environment steps into the replay (Reverb where it can be
 imported), one draw of ``sample_size`` transitions is taken from the replay, and a ``Learner``
-runs ``train_steps_per_iteration`` train steps in one compiled call on minibatches sliced from
-that draw. Quick greedy checks of ``eval_episodes`` episodes run every ``eval_interval``
+runs ``train_steps_per_iteration`` train steps in one compiled call on minibatches picked at
+random from that draw. Quick greedy checks of ``eval_episodes`` episodes run every ``eval_interval``
 phases, and the full check of ``solve_episodes`` episodes only when one passes
 (``SolveCheck``).
 """
@@ -43,6 +43,7 @@ critic_network = LazyModule("tf_agents.agents.ddpg.critic_network")
 ddpg_agent = LazyModule("tf_agents.agents.ddpg.ddpg_agent")
 learner = LazyModule("tf_agents.train.learner")
 py_tf_eager_policy = LazyModule("tf_agents.policies.py_tf_eager_policy")
+random_py_policy = LazyModule("tf_agents.policies.random_py_policy")
 sac_agent = LazyModule("tf_agents.agents.sac.sac_agent")
 spec_utils = LazyModule("tf_agents.train.utils.spec_utils")
 tanh_normal_projection_network = LazyModule("tf_agents.agents.sac.tanh_normal_projection_network")
@@ -269,14 +270,17 @@ def critic_target(rewards, discounts, next_values, gamma):
     return rewards + gamma * discounts * next_values
 
 
-def build_agent(settings, env, train_step):
-    """A DdpgAgent, Td3Agent or SacAgent for ``env``, built from ``settings``."""
+def build_agent(settings, env, train_step, critic_builder=None):
+    """A DdpgAgent, Td3Agent or SacAgent for ``env``, built from ``settings``.
+
+    ``critic_builder`` replaces ``build_critic`` (same arguments), e.g. an exercise's answer.
+    """
     observation_spec, action_spec, time_step_spec = spec_utils.get_tensor_specs(env)
     check_action_spec(settings.agent, action_spec)
     adam = tf.keras.optimizers.Adam
     common = {
         "actor_network": build_actor(settings, observation_spec, action_spec),
-        "critic_network": build_critic(settings, observation_spec, action_spec),
+        "critic_network": (critic_builder or build_critic)(settings, observation_spec, action_spec),
         "actor_optimizer": adam(settings.actor_learning_rate or settings.learning_rate),
         "critic_optimizer": adam(settings.learning_rate),
         "target_update_tau": settings.target_update_tau,
@@ -364,18 +368,25 @@ def make_learner(settings, agent, memory, train_step, root_dir, learner_triggers
 
 
 def train(
-    settings=COURSE, *, seed=0, root_dir=None, backend="auto", progress=True, policy_save_interval=0
+    settings=COURSE,
+    *,
+    seed=0,
+    root_dir=None,
+    backend="auto",
+    progress=True,
+    policy_save_interval=0,
+    critic_builder=None,
 ):
     """Train ``settings.agent`` until solved or ``max_env_steps``; return ``(agent, history)``.
 
     ``root_dir`` (a new folder; None: a temporary one) receives the learner's TensorBoard
     summaries in ``root_dir/train`` and, every ``policy_save_interval`` train steps and at the
-    end (0: never), the policy in ``root_dir/policies``.
+    end (0: never), the policy in ``root_dir/policies``. ``critic_builder``: see ``build_agent``.
     """
     tf.keras.utils.set_random_seed(seed)
     env = make_env(settings.env_name, seed=seed)
     train_step = train_utils.create_train_step()
-    agent = build_agent(settings, env, train_step)
+    agent = build_agent(settings, env, train_step, critic_builder)
     history = History(label=f"{settings.name} {settings.agent.upper()}")
     root_dir = root_dir or tempfile.mkdtemp(prefix=f"{settings.agent}_")
     learner_triggers = [TrainStepRate()]
@@ -458,7 +469,7 @@ def greedy_policy(agent):
 
 
 class MinibatchPool:
-    """One draw of transitions per phase, and an endless dataset of minibatches sliced from it.
+    """One draw of transitions per phase, and an endless dataset of minibatches picked from it.
 
     ``refill()`` takes ``sample_size`` two-step samples from the replay into variables; the
     dataset gathers ``batch_size`` of them at random for every train step, skipping samples
@@ -518,9 +529,6 @@ class TrainStepRate:
 
 def warm_up(env, memory, train_step, settings: ContinuousSettings, seed: int) -> int:
     """Random play into the replay before training (an ``Actor``); return the steps played."""
-    from tf_agents.policies import random_py_policy
-    from tf_agents.train import actor
-
     steps = max(settings.initial_collect_steps, 1)  # the learner needs something to read
     policy = random_py_policy.RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=seed)
     actor.Actor(env, policy, train_step, steps_per_run=steps, observers=[memory.observer]).run()
