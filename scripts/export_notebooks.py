@@ -31,6 +31,7 @@ TARGETS = {
     "08_actor_critic": "utils/agents/actor_critic.py",
     "09_training_fast": "utils/agents/fast_dqn.py",
     "10_continuous_control": "utils/agents/continuous.py",
+    "11_checkpoints": "utils/rl/checkpoints.py",
 }
 MARK = re.compile(r"^#@save(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 

@@ -4,13 +4,19 @@ Examples:
     python scripts/train_dqn.py                          # CartPole-v1, the course's settings
     python scripts/train_dqn.py --seed 3 --double --out build/train_dqn/double-3
     python scripts/train_dqn.py --env-name Acrobot-v1 --max-env-steps 50000 --no-video
+    python scripts/train_dqn.py --resume build/train_dqn/CartPole-v1-seed0  # after a crash
 
 Every field of ``ScratchSettings`` is an option of the same name (``batch_size`` is
 ``--batch-size``), built from the dataclass by ``utils.infra.cli``: its comment is the help
 text and the course's value the default. Writes into the output folder: learning_curve.png,
 metrics.csv (one row per evaluation), metrics.json (settings, outcome and the whole
-history), q_network.weights.h5, and a GIF and an MP4 of one episode of the final greedy
-policy. Bad options end the program with a one-line message and exit status 2.
+history), q_network.weights.h5, saved_policy/ (the greedy policy as a TensorFlow SavedModel,
+which ``scripts/play_saved_policy.py`` plays without the course), and a GIF and an MP4 of one
+episode of the final greedy policy. While it trains, it saves checkpoints into
+``checkpoints/`` (notebook 11) every ``--checkpoint-every`` train steps and at the end;
+``--resume FOLDER`` continues a stopped run from its newest checkpoint, with the settings and
+seed it was started with (options given again change them). Bad options end the program with
+a one-line message and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,12 +35,16 @@ sys.path.insert(0, str(ROOT))
 from utils import envs  # noqa: E402
 from utils.agents import dqn_scratch  # noqa: E402
 from utils.infra import cli, paths, runtime  # noqa: E402
+from utils.rl import checkpoints  # noqa: E402
+
+CHECKPOINTS = "checkpoints"  # the subfolder of the output folder that holds them
 
 FILES = (
     "learning_curve.png",
     "metrics.csv",
     "metrics.json",
     "q_network.weights.h5",
+    "saved_policy",
     "policy.gif",
     "policy.mp4",
 )
@@ -50,28 +61,79 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     )
     fields = cli.add_settings_options(parser, dqn_scratch.COURSE)
     run = parser.add_argument_group("this run")
-    run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    run.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: 0, or the resumed run's)"
+    )
     run.add_argument(
         "--out",
         type=Path,
         default=None,
         help="output folder (default: build/train_dqn/ENV-seedSEED)",
     )
-    run.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty folder (its old checkpoints are deleted)",
+    )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="continue the run saved in FOLDER (an earlier run's output folder) from its newest "
+        "checkpoint, with its settings and seed unless given again",
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="save a checkpoint every N train steps, and at the end (default: 1000; 0: never)",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--no-video", action="store_true", help="skip the GIF and MP4")
     return parser, fields
 
 
 def settings_from(args: argparse.Namespace, fields: list[str]) -> dqn_scratch.ScratchSettings:
-    """ScratchSettings from parsed options (raises ValueError on bad values)."""
+    """ScratchSettings from parsed options (raises ValueError on bad values).
+
+    With ``--resume``, the saved run's settings, changed by the options given; its seed too.
+    """
     changes = cli.changes_from(args, fields)
+    if args.resume is not None:
+        meta = saved_run(args.resume)
+        saved = checkpoints.settings_from_meta(dqn_scratch.ScratchSettings, meta)
+        if args.seed is None:
+            args.seed = int(meta.get("info", {}).get("seed", 0))
+        return saved.replace(**changes)
+    args.seed = 0 if args.seed is None else args.seed
     env_name = changes.pop("env_name", dqn_scratch.COURSE.env_name)
     return dqn_scratch.settings_for(env_name, **changes)
 
 
+def saved_run(folder: Path) -> dict:
+    """The newest usable checkpoint's metadata in an earlier run's output folder."""
+    if not folder.is_dir():
+        raise ValueError(f"--resume {folder}: no such folder.")
+    found = checkpoints.Checkpoints(folder / CHECKPOINTS, log=None).usable()
+    if not found:
+        raise ValueError(
+            f"--resume {folder}: no usable checkpoint in {folder / CHECKPOINTS} (start a new "
+            "run instead, or give the output folder of a run that saved checkpoints)."
+        )
+    return found[0][1]
+
+
 def output_folder(args: argparse.Namespace) -> Path:
-    """The output folder, checked: refuse a non-empty one unless --overwrite."""
+    """The output folder, checked: refuse a non-empty one unless --overwrite or --resume."""
+    if args.resume is not None:
+        if args.out is not None and Path(args.out).resolve() != args.resume.resolve():
+            raise ValueError(
+                "--out and --resume name different folders: a resumed run "
+                "writes into the folder it resumes."
+            )
+        return args.resume
     env_name = getattr(args, "env_name", dqn_scratch.COURSE.env_name)
     out = args.out or paths.build_dir("train_dqn") / f"{env_name}-seed{args.seed}"
     out = Path(out)
@@ -150,6 +212,7 @@ def write_outputs(out: Path, agent, history, settings, args) -> list[Path]:
 
     agent.q_network.save_weights(str(out / "q_network.weights.h5"))
     written.append(out / "q_network.weights.h5")
+    written.append(checkpoints.export_greedy(agent.q_network, out / "saved_policy"))
 
     if not args.no_video:
         env = envs.make_gym_env(settings.env_name)
@@ -168,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser, fields = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.checkpoint_every < 0:
+            raise ValueError("--checkpoint-every must be >= 0 (0: no checkpoints).")
         settings = settings_from(args, fields)
         out = output_folder(args)
     except ValueError as err:
@@ -176,9 +241,23 @@ def main(argv: list[str] | None = None) -> int:
         runtime.setup_display("auto")  # before pygame is imported by rendering
     runtime.quiet_tensorflow()
 
-    agent, history = dqn_scratch.train(
-        settings, seed=args.seed, progress=not args.no_progress, description=settings.env_name
-    )
+    saver = None
+    if args.checkpoint_every or args.resume is not None:
+        if args.overwrite and args.resume is None:
+            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        every = args.checkpoint_every or 10**12  # --resume with 0: only the final save
+        saver = checkpoints.Checkpoints(out / CHECKPOINTS, every=every, info={"seed": args.seed})
+    try:
+        agent, history = dqn_scratch.train(
+            settings,
+            seed=args.seed,
+            progress=not args.no_progress,
+            description=settings.env_name,
+            checkpoints=saver,
+        )
+    except checkpoints.CheckpointError as err:
+        print(f"train_dqn.py: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
     print(history.summary())
     for path in write_outputs(out, agent, history, settings, args):
         print(f"wrote {path}")

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from continuous_short import SHORT
 
 from utils.agents import continuous
 
@@ -195,20 +196,6 @@ def test_the_pool_never_hands_out_a_sample_across_two_episodes(train_step):
             assert not np.any(experience.is_boundary()[:, 0].numpy())
         pool.refill()
         assert pool._valid.shape == (4096,)
-
-
-SHORT = continuous.COURSE.replace(
-    actor_layers=(16,),
-    critic_layers=(16,),
-    initial_collect_steps=300,
-    collect_steps_per_iteration=100,
-    train_steps_per_iteration=20,
-    sample_size=256,
-    batch_size=32,
-    max_env_steps=500,
-    eval_episodes=2,
-    solve_episodes=4,
-)
 
 
 @pytest.mark.parametrize("backend", ["uniform", "reverb"])

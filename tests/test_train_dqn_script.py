@@ -129,7 +129,7 @@ def test_a_short_run_writes_every_file(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_dqn
 
-    assert len(train_dqn.FILES) == 6
+    assert len(train_dqn.FILES) == 7
     for name in train_dqn.FILES:
         path = out / name
         assert path.exists() and path.stat().st_size > 100, name
@@ -142,3 +142,6 @@ def test_a_short_run_writes_every_file(tmp_path):
     assert float(rows[-1]["epsilon"]) == pytest.approx(0.04)
     assert (out / "policy.gif").read_bytes()[:3] == b"GIF"
     assert b"ftyp" in (out / "policy.mp4").read_bytes()[:16]
+    assert (out / "saved_policy" / "saved_model.pb").is_file()
+    # One checkpoint, at the end (60 train steps: none of the default 1,000-step intervals).
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["ckpt-000000060"]

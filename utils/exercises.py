@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from utils.agents import dqn_scratch
+from utils.agents import actor_critic, dqn_scratch
 from utils.infra.runtime import LazyModule
 from utils.rl.training import check_between
 
@@ -124,6 +124,7 @@ SOLUTIONS: dict[str, Callable] = {
     "08.bootstrapped_returns": bootstrapped_returns,
     "09.semi_implicit_step": semi_implicit_step,
     "10.observation_first_critic": observation_first_critic,
+    "11.actor_critic_parts": actor_critic.ac_parts,
 }
 
 # --- checks ----------------------------------------------------------------------------
@@ -554,6 +555,75 @@ def _check_observation_first_critic(func: Callable) -> str:
     )
 
 
+def _check_actor_critic_parts(func: Callable) -> str:
+    """Notebook 11's check: a run stopped and resumed with these parts must go on exactly."""
+    import tempfile
+
+    from utils.rl.checkpoints import Checkpoints, Parts
+
+    settings = actor_critic.ActorCriticSettings(
+        hidden_units=32, max_episodes=30, eval_gate=1e9, target_return=None, max_episode_return=None
+    )
+
+    def new_model():
+        tf.keras.utils.set_random_seed(0)
+        return actor_critic.build_model(hidden_units=32)
+
+    whole_model = new_model()
+    whole = actor_critic.train(whole_model, settings, seed=0, progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        first = actor_critic.train(
+            new_model(),
+            settings.replace(max_episodes=15),
+            seed=0,
+            progress=False,
+            checkpoints=Checkpoints(folder, every=5, log=None, parts_fn=func),
+        )
+        if not isinstance(func(*_ac_pieces()), Parts):
+            raise AssertionError("Return a Parts(tf=..., attributes=..., lists=...).")
+        model = new_model()  # as a new process would build it
+        later = actor_critic.train(
+            model,
+            settings,
+            seed=0,
+            progress=False,
+            checkpoints=Checkpoints(folder, every=5, log=None, parts_fn=func),
+        )
+    for episode, (got, want) in enumerate(
+        zip(later.episode_returns, whole.episode_returns, strict=True), start=1
+    ):
+        if got != want:
+            raise AssertionError(
+                f"The resumed run parted from the uninterrupted one at episode {episode} (return "
+                f"{got:.0f} instead of {want:.0f}; it resumed after episode "
+                f"{first.iterations}): something that carries over from one episode to the "
+                "next is missing from your checkpoint."
+            )
+    same = all(
+        np.array_equal(a, b)
+        for a, b in zip(model.get_weights(), whole_model.get_weights(), strict=True)
+    )
+    if not same:
+        raise AssertionError(
+            "The episodes match, but the final weights differ from the uninterrupted run's: "
+            "is the optimizer's state (Adam's moments) in your checkpoint?"
+        )
+    return (
+        f"stopped after episode {first.iterations} and resumed, the run played the same "
+        f"{len(whole.episode_returns) - first.iterations} episodes as an uninterrupted one and "
+        "ended with the same weights"
+    )
+
+
+def _ac_pieces():
+    """A model, optimizer, environment and generator such as ``actor_critic.train`` passes."""
+    from utils import envs
+
+    model = actor_critic.build_model(hidden_units=8)
+    optimizer = tf.keras.optimizers.Adam()
+    return model, optimizer, envs.make_gym_env("CartPole-v1", seed=0), np.random.default_rng(0)
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
@@ -564,6 +634,7 @@ CHECKS: dict[str, Callable[[Callable], str]] = {
     "08.bootstrapped_returns": _check_bootstrapped_returns,
     "09.semi_implicit_step": _check_semi_implicit_step,
     "10.observation_first_critic": _check_observation_first_critic,
+    "11.actor_critic_parts": _check_actor_critic_parts,
 }
 
 

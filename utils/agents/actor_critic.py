@@ -22,6 +22,7 @@ from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
+from utils.rl.checkpoints import Parts, RunSaver
 from utils.rl.evaluation import EvalResult, evaluate_gym
 from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
 
@@ -158,21 +159,28 @@ def make_train_step(model, optimizer):
     return train_step
 
 
-def train(model, settings, *, seed=0, progress=True, returns_fn=None, make_step=None):
+def train(
+    model, settings, *, seed=0, progress=True, returns_fn=None, make_step=None, checkpoints=None
+):
     """Train ``model`` episode by episode; stop at the first full check that passes.
 
     Returns an ``ActorCriticHistory``; the model keeps the weights that solved the task.
     ``returns_fn`` and ``make_step`` replace ``discounted_returns`` and ``make_train_step``.
+    ``checkpoints`` (notebook 11) continues the run saved in its folder, and saves it there.
     """
     s, start, history = settings, time.perf_counter(), ActorCriticHistory(label="actor-critic")
     returns_fn, make_step = returns_fn or discounted_returns, make_step or make_train_step
     env, rng = envs.make_gym_env(s.env_name, seed=seed), np.random.default_rng(seed)
     act = make_act(model)  # the actor's probabilities, compiled
-    train_step = make_step(model, tf.keras.optimizers.Adam(learning_rate=s.learning_rate))
+    optimizer = tf.keras.optimizers.Adam(learning_rate=s.learning_rate)
+    train_step = make_step(model, optimizer)
     solved = ac_checks(model, s, history, start, act=act)  # the quick check, then the full one
-    episodes = range(1, s.max_episodes + 1)
-    bar = report.progress_bar(episodes, desc="actor-critic", disable=not progress)
-    running = 0.0  # the running reward
+    run = ac_checkpointed(checkpoints, s, model, optimizer, env, rng, solved)  # None: no saves
+    run.resume()  # a saved run, if any: weights, optimizer, generators and history as they were
+    first, last = run.iteration + 1, run.iteration if history.solved else s.max_episodes
+    bar = report.progress_bar(range(first, last + 1), desc="actor-critic", disable=not progress)
+    running = history.running_rewards[-1] if history.running_rewards else 0.0  # running reward
+    episode = run.iteration
     for episode in bar:
         with Stopwatch(history.timings, "collect"):
             observations, actions, rewards = play_episode(env, model, rng, act=act)
@@ -187,9 +195,11 @@ def train(model, settings, *, seed=0, progress=True, returns_fn=None, make_step=
             history.episodes_to_solve = episode
             break  # keep the weights that solved the task
         show_progress(bar, running, solved)
+        run.after_iteration(episode, history.env_steps, episode)  # saves when due
     show_progress(bar, running, solved, close=True)
     env.close()
-    history.finish(start, iterations=episode, env_steps=history.env_steps, train_steps=episode)
+    history.finish(run.start, iterations=episode, env_steps=history.env_steps, train_steps=episode)
+    run.finish(episode, history.env_steps, episode)  # the last checkpoint
     return history
 
 
@@ -261,6 +271,41 @@ def ac_checks(
         return result
 
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
+
+
+def ac_parts(model, optimizer, env, rng) -> Parts:
+    """What a checkpoint of :func:`train` holds, saved after whole episodes (notebook 11).
+
+    The model and Adam's moments; the generator that samples the actions; the environment's
+    generator, which draws each episode's start. Nothing else carries over from one episode to
+    the next, so a resumed run goes on exactly as it would have. (The answer to notebook 11's
+    exercise: read it after trying.)
+    """
+    return Parts(
+        tf={"model": model, "optimizer": optimizer},
+        attributes={
+            "rng": (rng.bit_generator, ("state",)),
+            "env": (env.unwrapped, ("np_random",)),
+        },
+    )
+
+
+def ac_checkpointed(checkpoints, settings, model, optimizer, env, rng, check) -> RunSaver:
+    """Connect one run of :func:`train` to a checkpoint folder (notebook 11; None: no saves).
+
+    What is saved: :func:`ac_parts`, or ``checkpoints.parts_fn`` (same arguments) if set,
+    and the history.
+    """
+    if checkpoints is not None:
+        optimizer.build(model.trainable_variables)  # its variables exist, to be restored into
+    parts_fn = getattr(checkpoints, "parts_fn", None) or ac_parts
+    identity = {
+        "trainer": "actor_critic",
+        "env_name": settings.env_name,
+        "weights": [list(w.shape) for w in model.weights],
+    }
+    parts = parts_fn(model, optimizer, env, rng)
+    return RunSaver(checkpoints, parts, identity=identity, settings=settings, check=check)
 
 
 def show_progress(bar, running: float, solved: SolveCheck, *, close: bool = False) -> None:

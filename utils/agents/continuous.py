@@ -32,6 +32,7 @@ from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl import evaluation, replay
+from utils.rl.checkpoints import Parts, RunSaver
 from utils.rl.training import History, SolveCheck, TrainerSettings, gym_checks
 
 # Imported at first use, after the notebook's setup cell.
@@ -376,12 +377,14 @@ def train(
     progress=True,
     policy_save_interval=0,
     critic_builder=None,
+    checkpoints=None,
 ):
     """Train ``settings.agent`` until solved or ``max_env_steps``; return ``(agent, history)``.
 
     ``root_dir`` (a new folder; None: a temporary one) receives the learner's TensorBoard
     summaries in ``root_dir/train`` and, every ``policy_save_interval`` train steps and at the
     end (0: never), the policy in ``root_dir/policies``. ``critic_builder``: see ``build_agent``.
+    ``checkpoints`` (notebook 11) continues the run saved in its folder, and saves it there.
     """
     tf.keras.utils.set_random_seed(seed)
     env = make_env(settings.env_name, seed=seed)
@@ -409,8 +412,12 @@ def train(
     )
     try:
         start = time.perf_counter()
-        with Stopwatch(history.timings, "collect"):
-            env_steps = warm_up(env, memory, train_step, settings, seed)  # random play
+        run = checkpointed(checkpoints, settings, agent, train_step, memory, history, start)
+        if run.resume():  # a saved run: agent, train step, replay and history as they were
+            env_steps, start = run.env_steps, run.start
+        else:
+            with Stopwatch(history.timings, "collect"):
+                env_steps = warm_up(env, memory, train_step, settings, seed)  # random play
         trainer, refill = make_learner(
             settings, agent, memory, train_step, root_dir, learner_triggers
         )
@@ -426,11 +433,11 @@ def train(
         )
         reset_observer(memory)  # the new Actor has reset the environment
         check = greedy_checks(agent, settings, history, start, seed=seed)
-        phases = math.ceil(
-            (settings.max_env_steps - env_steps) / settings.collect_steps_per_iteration
-        )
-        bar = report.progress_bar(range(1, phases + 1), desc=history.label, disable=not progress)
-        loss = math.nan
+        steps_left = 0 if history.solved else max(settings.max_env_steps - env_steps, 0)
+        first = run.iteration + 1
+        phases = range(first, first + math.ceil(steps_left / settings.collect_steps_per_iteration))
+        bar = report.progress_bar(phases, desc=history.label, disable=not progress)
+        loss, phase = math.nan, run.iteration
         for phase in bar:
             with Stopwatch(history.timings, "collect"):
                 collector.run()  # play, and write every step into the replay
@@ -443,10 +450,12 @@ def train(
             if phase % settings.eval_interval == 0 and check(env_steps):
                 break  # solved: keep the policy that passed
             check.progress(bar, env_steps, loss)
+            run.after_iteration(phase, env_steps, int(train_step))  # saves when due
         check.progress(bar, env_steps, loss, close=True)
         for trigger in learner_triggers[1:]:
             trigger(int(train_step), force_trigger=True)  # save the final policy too
         history.finish(start, iterations=phase, env_steps=env_steps, train_steps=int(train_step))
+        run.finish(phase, env_steps, int(train_step))  # the last checkpoint
     finally:
         memory.close()
     return agent, history
@@ -551,6 +560,33 @@ def finite_loss(loss, train_step: int, env_steps: int, last_finite: float) -> fl
             "learning_rate or a larger batch_size."
         )
     return loss
+
+
+def checkpointed(checkpoints, settings, agent, train_step, memory, history, start) -> RunSaver:
+    """Connect one run of :func:`train` to a checkpoint folder (notebook 11; None: no saves).
+
+    A checkpoint holds the agent (actor, critics, their targets, optimizers, SAC's
+    temperature), the shared train step, the replay memory (Reverb's own checkpoint of its
+    table, or the uniform buffer's variables) and the history. The episode in progress is
+    not kept: a resumed run starts a new one.
+    """
+    parts = Parts(
+        tf={"agent": agent, "train_step": train_step, **memory.trackables()},
+        save_extra=lambda folder: memory.save_to(folder / "reverb"),
+        load_extra=lambda folder: memory.restore_from(folder / "reverb"),
+    )
+    identity = {
+        "trainer": f"continuous_{settings.agent}",
+        "env_name": settings.env_name,
+        "actor_layers": list(settings.actor_layers),
+        "critic_observation_layers": list(settings.critic_observation_layers or ()),
+        "critic_layers": list(settings.critic_layers),
+        "replay": type(memory).__name__,
+        "replay_capacity": settings.replay_capacity,
+    }
+    return RunSaver(
+        checkpoints, parts, identity=identity, settings=settings, history=history, start=start
+    )
 
 
 def greedy_checks(agent, settings, history, start: float, *, seed: int = 0) -> SolveCheck:

@@ -21,6 +21,7 @@ from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
 from utils.rl import evaluation
+from utils.rl.checkpoints import Parts, RunSaver
 from utils.rl.training import QHistory, SolveCheck, TrainerSettings, default_timings
 
 # Imported at first use, after the notebook's setup cell has configured TensorFlow.
@@ -218,10 +219,22 @@ class TrainingRun:
     """The course's bookkeeping around notebook 03's loop: history, timing, checks, progress.
 
     ``train`` creates one, times its phases with ``timed``, loops over ``iterations()`` and
-    calls ``end_of_iteration`` after each; ``finish`` returns the ``DqnHistory``.
+    calls ``end_of_iteration`` after each; ``finish`` returns the ``DqnHistory``. With
+    ``checkpoints`` (notebook 11), ``resume`` continues the run saved there, and the run is
+    saved every so many train steps and at the end.
     """
 
-    def __init__(self, agent, settings: DqnSettings, *, seed=0, progress=True, quick_check=None):
+    def __init__(
+        self,
+        agent,
+        settings: DqnSettings,
+        *,
+        seed=0,
+        progress=True,
+        quick_check=None,
+        checkpoints=None,
+        replay=None,
+    ):
         self.agent, self.settings, self.show = agent, settings, progress
         self.start = time.perf_counter()
         self.history = DqnHistory(label=settings.name)
@@ -229,20 +242,35 @@ class TrainingRun:
             agent, settings, self.history, self.start, seed=seed, quick_check=quick_check
         )
         self.bar, self.iteration, self.loss = None, 0, float("nan")
+        self.saver = checkpointed(checkpoints, settings, agent, replay, self.check)
+
+    def resume(self) -> int | None:
+        """The environment steps of the checkpoint the run continues from, or None (a new run).
+
+        Agent, replay memory and history are restored; the episode being played is not (the
+        environment starts a new one).
+        """
+        if not self.saver.resume():
+            return None
+        self.iteration = self.saver.iteration
+        return self.saver.env_steps
 
     def timed(self, phase: str) -> Stopwatch:
         """Add the seconds of a ``with`` block to the history's ``phase`` ("collect", ...)."""
         return Stopwatch(self.history.timings, phase)
 
     def iterations(self):
-        """1, 2, ... ``settings.num_iterations``, with a progress bar."""
-        numbers = range(1, self.settings.num_iterations + 1)
+        """The iterations left (1 ... ``settings.num_iterations`` for a new run), with a bar."""
+        first = self.iteration + 1
+        last = first - 1 if self.history.solved else self.settings.num_iterations
+        numbers = range(first, last + 1)
         self.bar = report.progress_bar(numbers, desc=self.settings.name, disable=not self.show)
         return self.bar
 
     def end_of_iteration(self, iteration: int, env_steps: int, losses) -> bool:
         """Record the iteration's loss (the largest of its train steps: a mean would hide a
-        spike), run the checks when due, update the progress bar; True once solved."""
+        spike), run the checks when due, update the progress bar, save when due; True once
+        solved."""
         self.iteration = iteration
         self.loss = self.history.record_loss(env_steps, tf.reduce_max(losses))
         if iteration % self.settings.eval_interval == 0:
@@ -250,17 +278,45 @@ class TrainingRun:
             if self.check(env_steps):
                 return True
         self.check.progress(self.bar, env_steps, self.loss)
+        train_steps = int(self.agent.train_step_counter.numpy())
+        self.saver.after_iteration(iteration, env_steps, train_steps)
         return False
 
     def finish(self, env_steps: int) -> DqnHistory:
-        """Close the progress bar and complete the history."""
+        """Close the progress bar, complete the history and save the last checkpoint."""
         if self.bar is not None:
             self.check.progress(self.bar, env_steps, self.loss, close=True)
         train_steps = int(self.agent.train_step_counter.numpy())
-        self.history.finish(
-            self.start, iterations=self.iteration, env_steps=env_steps, train_steps=train_steps
-        )
+        counts = {"iterations": self.iteration, "env_steps": env_steps, "train_steps": train_steps}
+        self.history.finish(self.check.start, **counts)
+        self.saver.finish(self.iteration, env_steps, train_steps)
         return self.history
+
+
+def checkpointed(checkpoints, settings: DqnSettings, agent, replay, check) -> RunSaver:
+    """Connect one run of :func:`train` to a checkpoint folder (``None``: save nothing).
+
+    A checkpoint holds the agent (both networks, the optimizer, the train-step counter that
+    drives ε and the target updates), the replay memory (Reverb's own checkpoint of its table,
+    or the ``TFUniformReplayBuffer``'s variables) and the history.
+    """
+    spec = agent.time_step_spec.observation
+    parts = Parts(
+        tf={"agent": agent, **(replay.trackables() if replay is not None else {})},
+        save_extra=lambda folder: replay.save_to(folder / "reverb"),
+        load_extra=lambda folder: replay.restore_from(folder / "reverb"),
+    )
+    identity = {
+        "trainer": "dqn_tf_agents",
+        "env_name": settings.env_name,
+        "observation_shape": list(spec.shape),
+        "num_actions": int(agent.action_spec.maximum - agent.action_spec.minimum + 1),
+        "hidden_layers": list(settings.hidden_layers),
+        "observation_scale": settings.observation_scale,
+        "replay": type(replay).__name__,
+        "replay_capacity": settings.replay_capacity,
+    }
+    return RunSaver(checkpoints, parts, identity=identity, settings=settings, check=check)
 
 
 # BEGIN generated from notebooks/03_dqn_tf_agents.ipynb, its cells marked #@save.
@@ -360,17 +416,31 @@ def make_train_step(agent, settings):
     return train_step
 
 
-def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=None):
+def train(
+    agent, env, replay, settings, *, seed=0, progress=True, quick_check=None, checkpoints=None
+):
     """Collect with a PyDriver into the replay, train from it, check; stop once solved.
 
     Returns a ``DqnHistory``; ``agent.policy`` is then the policy that passed the full check.
-    ``quick_check`` replaces the quick check (see ``dqn.solve_check``).
+    ``quick_check`` replaces the quick check (see ``dqn.solve_check``). ``checkpoints``
+    (notebook 11) continues the run saved in its folder, and saves it there.
     """
-    run = TrainingRun(agent, settings, seed=seed, progress=progress, quick_check=quick_check)
+    run = TrainingRun(
+        agent,
+        settings,
+        seed=seed,
+        progress=progress,
+        quick_check=quick_check,
+        checkpoints=checkpoints,
+        replay=replay,
+    )
+    env_steps = run.resume()  # None, unless a checkpoint restored agent, replay and history
     fill, collect = make_collectors(agent, env, replay, settings, seed)
-    with run.timed("fill"):
-        time_step, _ = fill.run(env.reset())  # random play: the agent knows nothing yet
-    env_steps = settings.initial_collect_steps
+    time_step = env.reset()
+    if env_steps is None:  # a new run
+        with run.timed("fill"):
+            time_step, _ = fill.run(time_step)  # random play: the agent knows nothing yet
+        env_steps = settings.initial_collect_steps
     # Reverb hands out items one at a time, so each iteration draws all it trains on at once.
     samples = iter(replay.dataset(settings.sample_size, num_steps=2, prefetch=1))
     train_step = make_train_step(agent, settings)
@@ -381,7 +451,7 @@ def train(agent, env, replay, settings, *, seed=0, progress=True, quick_check=No
         with run.timed("train"):
             sample, _ = next(samples)
             losses = [train_step(sample, k) for k in range(settings.train_steps_per_iteration)]
-        if run.end_of_iteration(iteration, env_steps, losses):  # the checks, when due
+        if run.end_of_iteration(iteration, env_steps, losses):  # checks and saves, when due
             break  # solved: stop, so the agent keeps the policy that passed
     return run.finish(env_steps)
 
@@ -395,16 +465,30 @@ def train_from_scratch(
     seed: int = 0,
     progress: bool = True,
     quick_check: Callable | None = None,
+    checkpoints=None,
+    backend: str = "auto",
 ):
-    """Seed everything, build environment, agent and replay, train; return (agent, history)."""
+    """Seed everything, build environment, agent and replay, train; return (agent, history).
+
+    ``checkpoints`` (notebook 11): continue from and save into its folder; ``backend``: the
+    replay memory (``make_replay``'s choice).
+    """
 
     from utils.rl.replay import make_replay
 
     tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
     env = make_env(settings, seed=seed)
     agent = build_agent(settings, env)
-    with make_replay(agent.collect_data_spec, settings.replay_capacity) as replay:
+    capacity = settings.replay_capacity
+    with make_replay(agent.collect_data_spec, capacity, backend=backend) as replay:
         history = train(
-            agent, env, replay, settings, seed=seed, progress=progress, quick_check=quick_check
+            agent,
+            env,
+            replay,
+            settings,
+            seed=seed,
+            progress=progress,
+            quick_check=quick_check,
+            checkpoints=checkpoints,
         )
     return agent, history

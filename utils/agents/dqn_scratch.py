@@ -26,6 +26,7 @@ from utils.envs import CARTPOLE_OBSERVATION_SCALE
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
+from utils.rl.checkpoints import Checkpoints, Parts, RunSaver
 from utils.rl.losses import LOSSES, elementwise_loss  # notebook 07's cell, saved there
 from utils.rl.training import QHistory, SolveCheck, TrainerSettings, gym_checks
 
@@ -295,21 +296,25 @@ def build_run(
     return agent, buffer, check, play
 
 
-def train(settings, *, seed=0, epsilon=None, progress=True, description="DQN", **rules):
+def train(
+    settings, *, seed=0, epsilon=None, progress=True, description="DQN", checkpoints=None, **rules
+):
     """Train a DQN until the first full check passes; return ``(agent, history)``.
 
     ``epsilon`` replaces the settings' ε schedule; ``rules`` go to ``build_run``.
+    ``checkpoints`` (notebook 11) continues the run saved in its folder, and saves it there.
     """
     s, history, start = settings, ScratchHistory(), time.perf_counter()
     schedule = epsilon or EpsilonSchedule(s.epsilon_start, s.epsilon_end, s.epsilon_decay_steps)
     clock = history.timings
     agent, buffer, check, play = build_run(s, history, start, seed=seed, **rules)
-    with Stopwatch(clock, "collect"):
-        play.run(s.initial_collect_steps, epsilon=1.0)  # random: nothing learned yet
-    bar = report.progress_bar(
-        range(1, s.iterations_left(play.env_steps) + 1), desc=description, disable=not progress
-    )
-    iteration, loss = 0, float("nan")
+    run = checkpointed(checkpoints, s, agent, buffer, play, check)  # None: saves nothing
+    if not run.resume():  # a new run, not one continued from a checkpoint
+        with Stopwatch(clock, "collect"):
+            play.run(s.initial_collect_steps, epsilon=1.0)  # random: nothing learned yet
+    first, left = run.iteration + 1, 0 if history.solved else s.iterations_left(play.env_steps)
+    bar = report.progress_bar(range(first, first + left), desc=description, disable=not progress)
+    iteration, loss = run.iteration, float("nan")
     for iteration in bar:
         with Stopwatch(clock, "collect"):
             play.run(s.collect_steps_per_iteration, schedule(agent.train_steps))
@@ -320,10 +325,12 @@ def train(settings, *, seed=0, epsilon=None, progress=True, description="DQN", *
         if iteration % s.eval_interval == 0 and check(play.env_steps, schedule(agent.train_steps)):
             break  # keep the policy that solved the task
         check.progress(bar, play.env_steps, loss)
+        run.after_iteration(iteration, play.env_steps, agent.train_steps)  # saves when due
     check.progress(bar, play.env_steps, loss, close=True)
     history.finish(
-        start, iterations=iteration, env_steps=play.env_steps, train_steps=agent.train_steps
+        run.start, iterations=iteration, env_steps=play.env_steps, train_steps=agent.train_steps
     )
+    run.finish(iteration, play.env_steps, agent.train_steps)  # the last checkpoint
     return agent, history
 
 
@@ -475,4 +482,63 @@ def greedy_checks(
     def full(epsilon: float):
         return full_check()
 
-    return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
+    return SolveCheck(
+        history,
+        quick=quick,
+        full=full,
+        target=s.target_return,
+        start=start,
+        environments=(quick_check.envs, full_check.envs),
+    )
+
+
+# --- checkpoints (notebook 11) ---------------------------------------------------------------
+
+
+def checkpointed(
+    checkpoints: Checkpoints | None, settings: ScratchSettings, agent, buffer, play, check
+) -> RunSaver:
+    """Connect one run of :func:`train` to a checkpoint folder (``None``: save nothing).
+
+    What is saved: :func:`scratch_parts` (notebook 11), or ``checkpoints.parts_fn`` (same
+    arguments) if set, and the history. Identity: what must match to continue (the
+    environment, the network's and the buffer's shapes).
+    """
+    parts_fn = getattr(checkpoints, "parts_fn", None) or scratch_parts
+    identity = {
+        "trainer": "dqn_scratch",
+        "env_name": settings.env_name,
+        "observation_shape": list(buffer.observation_shape),
+        "num_actions": agent.num_actions,
+        "hidden_layers": list(settings.hidden_layers),
+        "observation_scale": settings.observation_scale,
+        "replay_capacity": settings.replay_capacity,
+    }
+    parts = parts_fn(agent, buffer, play, check)
+    return RunSaver(checkpoints, parts, identity=identity, settings=settings, check=check)
+
+
+# BEGIN generated from notebooks/11_checkpoints.ipynb, its cells marked #@save.
+# Edit those cells, not this block, then run `make export`.
+
+
+def scratch_parts(agent, buffer, play, check):
+    """What a checkpoint of notebook 07's DQN holds: all it takes to go on exactly."""
+    return Parts(
+        tf={  # saved by tf.train.Checkpoint, restored into the same objects
+            "q_network": agent.q_network,
+            "target_network": agent.target_network,
+            "optimizer": agent.optimizer,  # Adam's moments and its step count
+        },
+        attributes={  # pickled, then set back on the same objects
+            "agent": (agent, ("train_steps",)),  # drives ε and the target updates
+            "buffer": (buffer, tuple(vars(buffer))),  # transitions, size, sampling generator
+            "play": (play, ("env", "rng", "observation", "episode_return", "env_steps")),
+        },
+        lists={  # the checks' environments, refilled in place
+            f"check_envs_{i}": envs for i, envs in enumerate(check.environments)
+        },
+    )
+
+
+# END generated from notebooks/11_checkpoints.ipynb

@@ -28,6 +28,7 @@ from utils import envs
 from utils.infra import report
 from utils.infra.report import Stopwatch
 from utils.infra.runtime import LazyModule
+from utils.rl.checkpoints import Parts, RunSaver
 from utils.rl.evaluation import evaluate
 from utils.rl.training import History, SolveCheck, TrainerSettings, check_between
 
@@ -188,6 +189,23 @@ def ppo_checks(
     return SolveCheck(history, quick=quick, full=full, target=s.target_return, start=start)
 
 
+def ppo_checkpointed(checkpoints, settings: PpoSettings, agent, check) -> RunSaver:
+    """Connect one run of :func:`train_ppo` to a checkpoint folder (notebook 11; None: none).
+
+    Saved after whole iterations: the agent (actor, critic, observation normaliser, optimizer,
+    train-step counter) and the history. The environments' episodes in progress are not: a
+    resumed run starts new ones.
+    """
+    parts = Parts(tf={"agent": agent})
+    identity = {
+        "trainer": "ppo",
+        "env_name": settings.env_name,
+        "actor_layers": list(settings.actor_layers),
+        "value_layers": list(settings.value_layers),
+    }
+    return RunSaver(checkpoints, parts, identity=identity, settings=settings, check=check)
+
+
 # --- the pieces of the algorithm, as notebook 08 teaches them ---------------------------------
 
 # BEGIN generated from notebooks/08_actor_critic.ipynb, its cells marked #@save.
@@ -299,10 +317,11 @@ def collect(py_env, policy, time_step, num_steps):
     return experience, time_step
 
 
-def train_ppo(agent, py_env, settings, *, seed=0, progress=True):
+def train_ppo(agent, py_env, settings, *, seed=0, progress=True, checkpoints=None):
     """Collect with the stochastic policy, train on the batch, check; stop once solved.
 
     Returns a ``PpoHistory``; ``agent.policy`` is then the policy that solved the task.
+    ``checkpoints`` (notebook 11) continues the run saved in its folder, and saves it there.
     """
     s, start, history = settings, time.perf_counter(), PpoHistory(label="PPO")
     policy = py_tf_eager_policy.PyTFEagerPolicy(  # the collect policy, for a Python env
@@ -311,8 +330,12 @@ def train_ppo(agent, py_env, settings, *, seed=0, progress=True):
     solved = ppo_checks(agent, s, history, start, seed=seed)  # the quick check, then the full one
     # One epoch per call (see the text above), traced without autograph as in notebook 03.
     train_step = tf.function(lambda experience: agent.train(experience).loss, autograph=False)
+    run = ppo_checkpointed(checkpoints, s, agent, solved)  # None: saves nothing
+    run.resume()  # a saved run, if any: agent and history (the environments start anew)
     time_step, running = None, np.zeros(s.num_envs)  # each copy's reward so far
-    bar = report.progress_bar(range(1, s.num_iterations + 1), desc="PPO", disable=not progress)
+    first, last = run.iteration + 1, run.iteration if history.solved else s.num_iterations
+    bar = report.progress_bar(range(first, last + 1), desc="PPO", disable=not progress)
+    iteration, env_steps, loss = run.iteration, run.env_steps, float("nan")
     for iteration in bar:
         with Stopwatch(history.timings, "collect"):
             experience, time_step = collect(py_env, policy, time_step, s.collect_steps_per_env)
@@ -327,9 +350,11 @@ def train_ppo(agent, py_env, settings, *, seed=0, progress=True):
         if recent >= s.eval_gate and iteration % s.eval_interval == 0 and solved(env_steps):
             break  # keep the policy that solved the task
         solved.progress(bar, env_steps, loss)
+        run.after_iteration(iteration, env_steps, agent.train_step_counter.numpy())
     solved.progress(bar, env_steps, loss, close=True)
     train_steps = agent.train_step_counter.numpy()
-    history.finish(start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
+    history.finish(run.start, iterations=iteration, env_steps=env_steps, train_steps=train_steps)
+    run.finish(iteration, env_steps, train_steps)  # the last checkpoint
     return history
 
 
@@ -403,10 +428,17 @@ def loss_weights(step_types) -> np.ndarray:
     return weights
 
 
-def train_from_scratch(settings: PpoSettings, *, seed: int = 0, progress: bool = True):
-    """Seed everything, build the environments and the agent, train; return (agent, history)."""
+def train_from_scratch(
+    settings: PpoSettings, *, seed: int = 0, progress: bool = True, checkpoints=None
+):
+    """Seed everything, build the environments and the agent, train; return (agent, history).
+
+    ``checkpoints`` (notebook 11): continue from and save into its folder.
+    """
     tf.keras.utils.set_random_seed(seed)
     py_env = make_train_env(settings, seed=seed)
     agent = build_agent(settings, py_env)
-    history = train_ppo(agent, py_env, settings, seed=seed, progress=progress)
+    history = train_ppo(
+        agent, py_env, settings, seed=seed, progress=progress, checkpoints=checkpoints
+    )
     return agent, history

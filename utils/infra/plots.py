@@ -38,6 +38,7 @@ def plot_learning_curve(
     ylabel: str = "average return",
     lower_label: str = "TD loss",
     lower_log: bool | None = None,
+    resumes: Sequence[float] = (),
     path: str | Path | None = None,
 ):
     """Plot returns (points), their moving average (line) and, optionally, the loss below.
@@ -49,7 +50,8 @@ def plot_learning_curve(
     complete points exist (over fewer, it says little). The lower panel (``losses``: steps and
     values) is named by ``lower_label`` (e.g. "ε" for an exploration schedule); it is drawn on
     a log scale when ``lower_log`` is True, or, when None, when its values span more than a
-    factor of ten.
+    factor of ten. ``resumes``: the steps where training continued from a checkpoint (a
+    ``History.resumes``), drawn as vertical lines through both panels.
     """
     import matplotlib.pyplot as plt
 
@@ -88,6 +90,10 @@ def plot_learning_curve(
         )
     if target is not None:
         ax.axhline(target, color="green", ls="--", lw=1, label=f"target {target:g}")
+    for i, step in enumerate(resumes):
+        for panel in axes[:, 0]:
+            label = "resumed from a checkpoint" if i == 0 and panel is ax else None
+            panel.axvline(step, color="tab:purple", ls=":", lw=2, label=label)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(loc="best")  # wherever it hides the fewest points

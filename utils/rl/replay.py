@@ -16,6 +16,7 @@ import atexit
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 TABLE_NAME = "uniform_table"
@@ -70,6 +71,18 @@ class Replay:
         """One line saying what stores the experience (printed by the notebooks)."""
         raise NotImplementedError
 
+    def trackables(self) -> dict:
+        """TensorFlow objects that a checkpoint of this replay holds (notebook 11)."""
+        raise NotImplementedError
+
+    def save_to(self, folder: Path) -> None:
+        """Save what :meth:`trackables` does not cover into a checkpoint's folder."""
+        raise NotImplementedError
+
+    def restore_from(self, folder: Path) -> None:
+        """Restore what :meth:`save_to` saved (before drivers and datasets are built)."""
+        raise NotImplementedError
+
     def dataset(self, batch_size: int, num_steps: int | None = None, prefetch: int = 3):
         """``tf.data.Dataset`` of ``(experience, info)`` batches of ``num_steps``-step samples."""
         raise NotImplementedError
@@ -101,6 +114,8 @@ class ReverbReplay(Replay):
     server: Any = None
     buffer: Any = None
     checkpoint_dir: str | None = None
+    collect_data_spec: Any = None  # what it was built for: needed to start it again
+    min_size: int = 1
 
     @property
     def port(self) -> int:
@@ -132,6 +147,44 @@ class ReverbReplay(Replay):
         self.server.stop()
         if self.checkpoint_dir:
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+
+    def trackables(self) -> dict:
+        """TensorFlow objects a checkpoint must hold: none (Reverb saves its own table)."""
+        return {}
+
+    def save_to(self, folder: Path) -> None:
+        """Write Reverb's own checkpoint of the table (its items and their data) into ``folder``.
+
+        The observer's pending steps are written into the table first.
+        """
+        self.observer.flush()
+        written = Path(self.buffer.py_client.checkpoint())  # in the server's own folder
+        shutil.copytree(written, Path(folder) / written.name)
+        shutil.rmtree(written, ignore_errors=True)
+
+    def restore_from(self, folder: Path) -> None:
+        """Restart the server on the table saved in ``folder`` by :meth:`save_to`.
+
+        A Reverb server loads a table only when it starts, so this stops the running one and
+        starts another (on a new port), with a new buffer and observer: build drivers and
+        datasets after restoring.
+        """
+        reverb = import_reverb()
+        self.observer.close()
+        self.server.stop()
+        shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        self.checkpoint_dir = tempfile.mkdtemp(prefix="reverb-checkpoints-")
+        shutil.copytree(folder, self.checkpoint_dir, dirs_exist_ok=True)
+        capacity = self.table.info.max_size
+        self.table, self.server, self.buffer, self.observer = _serve(
+            reverb,
+            self.collect_data_spec,
+            capacity,
+            self.table_name,
+            self.sequence_length,
+            self.min_size,
+            self.checkpoint_dir,
+        )
 
 
 # BEGIN generated from notebooks/03_dqn_tf_agents.ipynb, its cells marked #@save.
@@ -169,25 +222,43 @@ def build_reverb_replay(
 ) -> ReverbReplay:
     """Build a Reverb table and server, a ``ReverbReplayBuffer`` and its trajectory observer."""
     reverb = import_reverb()
-    from tf_agents.replay_buffers import reverb_replay_buffer, reverb_utils
-    from tf_agents.specs import tensor_spec
 
     if table_name in _LIVE:  # a cell run again: stop the previous server first
         _LIVE[table_name].close()
 
-    table = make_reverb_table(collect_data_spec, capacity, table_name, sequence_length, min_size)
-    collect_data_spec = tensor_spec.from_spec(collect_data_spec)
-
     # The server hosts the table on a free local port. It can checkpoint tables to disk:
     # we give it a temporary folder of our own, deleted again by close().
     checkpoint_dir = tempfile.mkdtemp(prefix="reverb-checkpoints-")
-    server = reverb.Server(
-        [table], port=None, checkpointer=reverb.checkpointers.DefaultCheckpointer(checkpoint_dir)
+    table, server, buffer, observer = _serve(
+        reverb, collect_data_spec, capacity, table_name, sequence_length, min_size, checkpoint_dir
     )
+    replay = ReverbReplay(
+        observer,
+        sequence_length,
+        table_name,
+        table=table,
+        server=server,
+        buffer=buffer,
+        checkpoint_dir=checkpoint_dir,
+        collect_data_spec=collect_data_spec,
+        min_size=min_size,
+    )
+    _LIVE[table_name] = replay
+    return replay
 
+
+def _serve(reverb, collect_data_spec, capacity, table_name, sequence_length, min_size, folder):
+    """Table, server, buffer and observer; the server loads the newest table saved in ``folder``."""
+    from tf_agents.replay_buffers import reverb_replay_buffer, reverb_utils
+    from tf_agents.specs import tensor_spec
+
+    table = make_reverb_table(collect_data_spec, capacity, table_name, sequence_length, min_size)
+    server = reverb.Server(
+        [table], port=None, checkpointer=reverb.checkpointers.DefaultCheckpointer(folder)
+    )
     # TF-Agents' view of the table: the buffer reads it as a tf.data.Dataset...
     buffer = reverb_replay_buffer.ReverbReplayBuffer(
-        collect_data_spec,
+        tensor_spec.from_spec(collect_data_spec),
         table_name=table_name,
         sequence_length=sequence_length,
         local_server=server,
@@ -198,18 +269,7 @@ def build_reverb_replay(
     observer = reverb_utils.ReverbAddTrajectoryObserver(
         buffer.py_client, table_name, sequence_length=sequence_length, stride_length=1
     )
-
-    replay = ReverbReplay(
-        observer,
-        sequence_length,
-        table_name,
-        table=table,
-        server=server,
-        buffer=buffer,
-        checkpoint_dir=checkpoint_dir,
-    )
-    _LIVE[table_name] = replay
-    return replay
+    return table, server, buffer, observer
 
 
 @dataclass
@@ -242,6 +302,16 @@ class UniformReplay(Replay):
     def _shutdown(self) -> None:
         """Nothing runs in the background; drop the stored steps."""
         self.buffer.clear()
+
+    def trackables(self) -> dict:
+        """TensorFlow objects a checkpoint must hold: the buffer (its steps are variables)."""
+        return {"replay_buffer": self.buffer}
+
+    def save_to(self, folder: Path) -> None:
+        """Nothing beyond :meth:`trackables`."""
+
+    def restore_from(self, folder: Path) -> None:
+        """Nothing beyond :meth:`trackables`."""
 
 
 def build_uniform_replay(

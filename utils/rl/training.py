@@ -175,6 +175,7 @@ class History:
     solved_episodes: int | None = None  # ... and how many episodes it played
     seconds_to_solve: float | None = None
     env_steps_to_solve: int | None = None
+    resumes: list[int] = field(default_factory=list)  # env steps where a run resumed (nb 11)
     iterations: int = 0  # of the trainer's loop (for actor-critic: training episodes)
     env_steps: int = 0
     train_steps: int = 0
@@ -257,6 +258,7 @@ def gym_checks(
     def full() -> EvalResult:
         return evaluate_gym(full_envs, actions, settings.solve_episodes, **settings.stop_early)
 
+    quick.envs, full.envs = quick_envs, full_envs  # a checkpoint saves where they stand
     return quick, full
 
 
@@ -268,7 +270,8 @@ class SolveCheck:
     starts). ``full=None`` makes the quick check the only one (it then decides). Each
     call records the checks in ``history``, adds their time to ``history.timings["evaluate"]``
     and returns True once the full check reaches ``target``; ``status`` says how the last
-    check went, for a progress bar.
+    check went, for a progress bar. ``environments``: the lists of environments the checks
+    play on and on (a checkpoint saves them, so a resumed run meets the same episodes).
     """
 
     def __init__(
@@ -279,9 +282,10 @@ class SolveCheck:
         full: Callable[..., EvalResult] | None,
         target: float | None,
         start: float,
+        environments: tuple[list, ...] = (),
     ) -> None:
         self.history, self.quick, self.full = history, quick, full
-        self.target, self.start = target, start
+        self.target, self.start, self.environments = target, start, environments
         self.status = "-"
 
     def progress(self, bar, env_steps: int, loss: float, *, close: bool = False) -> None:
