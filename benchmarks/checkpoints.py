@@ -7,8 +7,8 @@
    median wall time of each, their ratio, and the seconds spent inside the saves.
 2. **Kill and resume.** Per trial (seed): ``scripts/train_dqn.py`` trains until solved without
    interruption; then again with a checkpoint every ``--trial-every`` train steps, killed with
-   SIGKILL after a random delay (uniform between the first checkpoint and 80 % of the
-   uninterrupted run's time), then ``--resume``\\ d from its folder. Reported: where it was
+   SIGKILL after a random delay (uniform between the first checkpoint and 60 % of the
+   uninterrupted run's training time), then ``--resume``\\ d from its folder. Reported: where it was
    killed, what the newest checkpoint held, whether the resumed run solved, its 100-episode mean,
    and its environment steps to solve against the uninterrupted run's (the from-scratch DQN is
    deterministic, so the difference should be 0).
@@ -108,7 +108,7 @@ def trial(seed: int, every: int, rng: random.Random, folder: Path) -> dict:
         try:
             while not folder_of.entries() and child.poll() is None:
                 time.sleep(0.01)
-            delay = rng.uniform(0.0, 0.8 * whole["seconds"])
+            delay = rng.uniform(0.0, 0.6 * whole["seconds"])
             time.sleep(delay)
             killed = child.poll() is None
             child.send_signal(signal.SIGKILL)
@@ -133,6 +133,7 @@ def trial(seed: int, every: int, rng: random.Random, folder: Path) -> dict:
         "delay": delay,
         "kept_env_steps": kept["env_steps"] if kept else 0,
         "kept_train_steps": kept["train_steps"] if kept else 0,
+        "kept_finished": bool(kept and kept["finished"]),
         "solved": resumed["solved"],
         "solved_return": resumed["solved_return"],
         "env_steps_to_solve": resumed["env_steps_to_solve"],
@@ -223,7 +224,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  trial seed {seed:2d}: killed {t['delay']:.1f} s after its first checkpoint "
                 f"(attempt {t['attempts']}); newest checkpoint {t['kept_train_steps']:,} train "
-                f"steps, {t['kept_env_steps']:,} env steps | resumed: "
+                f"steps, {t['kept_env_steps']:,} env steps"
+                + (
+                    " (training had ended: killed while writing its outputs)"
+                    if t["kept_finished"]
+                    else ""
+                )
+                + " | resumed: "
                 f"{'solved' if t['solved'] else 'NOT solved'} {t['solved_return']:.1f} at "
                 f"{t['env_steps_to_solve']:,} env steps; uninterrupted "
                 f"{t['whole_env_steps_to_solve']:,} (difference {difference:+d}); same losses: "
@@ -232,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.trials:
         good = [t for t in outcomes if "error" not in t and t["solved"]]
         exact = [t for t in good if t["env_steps_to_solve"] == t["whole_env_steps_to_solve"]]
+        during = [t for t in outcomes if "error" not in t and not t["kept_finished"]]
         print(
-            f"kill and resume: {len(good)}/{len(outcomes)} solved after the resume; "
+            f"kill and resume: {len(during)}/{len(outcomes)} killed while training; "
+            f"{len(good)}/{len(outcomes)} solved after the resume; "
             f"{len(exact)}/{len(outcomes)} solved at exactly the uninterrupted run's step"
         )
     return 0

@@ -174,6 +174,7 @@ def write_outputs(out: Path, agent, history, settings, args) -> list[Path]:
             target=settings.target_return,
             complete=complete,
             losses=losses,
+            resumes=history.resumes,
             title=title,
             path=out / "learning_curve.png",
         )

@@ -326,6 +326,20 @@ def test_tf_agents_dqn_resumes_agent_replay_and_history(backend, tmp_path):
     assert later.eval_returns[: len(first.eval_returns)] == first.eval_returns
 
 
+def test_another_trainer_is_refused(tmp_path):
+    from utils.agents import actor_critic as ac
+
+    dqn_scratch.train(BUDGET, seed=0, progress=False, checkpoints=Checkpoints(tmp_path, log=None))
+    settings = ac.ActorCriticSettings(hidden_units=8, max_episodes=2)
+    with pytest.raises(CheckpointError, match="trainer 'dqn_scratch' there, 'actor_critic' here"):
+        ac.train(
+            ac.build_model(hidden_units=8),
+            settings,
+            progress=False,
+            checkpoints=Checkpoints(tmp_path, log=None),
+        )
+
+
 def test_tf_agents_dqn_refuses_the_other_replay_memory(tmp_path):
     if not replay.reverb_available():
         pytest.skip("Reverb cannot be imported here")

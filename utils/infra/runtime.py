@@ -131,6 +131,7 @@ BENIGN_NATIVE_LINES = (
     b"Shutting down replay server",
     b"are owned by the same process",
     b"pending items is alarmingly high",
+    b"Stored checkpoint to",  # a Reverb table saved by a checkpoint (notebook 11)
 )
 _native_filter: threading.Thread | None = None
 
