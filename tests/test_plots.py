@@ -114,3 +114,15 @@ def test_learning_curve_averages_complete_checks_only_and_picks_the_loss_scale()
     assert "moving average (5)" not in [line.get_label() for line in few.axes[0].get_lines()]
     assert few.axes[1].get_yscale() == "log" and "(log scale)" in few.axes[1].get_ylabel()
     matplotlib.pyplot.close("all")
+
+
+def test_learning_curve_marks_each_resume_in_both_panels():
+    fig = plots.plot_learning_curve(
+        [0, 1, 2, 3], [10, 20, 30, 40], losses=([0, 1, 2, 3], [1, 2, 3, 4]), resumes=[1.5, 2.5]
+    )
+    for axes in fig.axes:
+        vertical = [line for line in axes.get_lines() if list(line.get_xdata()) in ([1.5] * 2,)]
+        assert len(vertical) == 1
+        assert any(list(line.get_xdata()) == [2.5, 2.5] for line in axes.get_lines())
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels.count("resumed from a checkpoint") == 1

@@ -170,8 +170,9 @@ def write_atomically(target, write):
     """Make the folder ``target`` appear whole or not at all; return its path.
 
     ``write(folder)`` fills a hidden temporary folder next to ``target``; once it has
-    returned and everything is on disk, one rename gives the folder its name (replacing an
-    older ``target``). A process killed before the rename leaves only the temporary folder.
+    returned and everything is on disk, a rename gives the folder its name. An older
+    ``target`` is first renamed aside (a crash in between leaves no ``target``, and the
+    older one hidden). A process killed before the rename leaves only the temporary folder.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -288,13 +289,13 @@ class Checkpoints:
             meta = json.loads((path / "meta.json").read_text())
         except FileNotFoundError:
             raise CheckpointError(
-                f"{path.name} has no meta.json (not written by this course)"
+                f"{path.name}: it has no meta.json (not written by this course)"
             ) from None
         except (OSError, ValueError) as error:
             raise CheckpointError(f"{path.name}: meta.json cannot be read ({error})") from error
         if meta.get("format") != FORMAT:
             raise CheckpointError(
-                f"{path.name} was written by another version of the course (format "
+                f"{path.name}: written by another version of the course (format "
                 f"{meta.get('format')!r}, this one reads {FORMAT})"
             )
         return meta
@@ -406,9 +407,9 @@ class Checkpoints:
             stored = reader.get_variable_to_shape_map()
         except Exception as error:  # any unreadable file: skip this checkpoint
             why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-            raise CheckpointError(f"{path.name} cannot be read ({why})") from error
+            raise CheckpointError(f"{path.name}: it cannot be read ({why})") from error
         if not stored:
-            raise CheckpointError(f"{path.name} holds no TensorFlow variables")
+            raise CheckpointError(f"{path.name}: it holds no TensorFlow variables")
         checkpoint = tf.train.Checkpoint(**self.parts.tf)
         status = checkpoint.read(prefix)
         status.assert_existing_objects_matched().expect_partial()
@@ -445,8 +446,10 @@ class Checkpoints:
             (folder / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
 
         final = write_atomically(self.folder / f"{PREFIX}{progress.train_steps:09d}", write)
-        for old in self.entries()[: -self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
+        for old in self.entries()[: -self.keep]:  # renamed first: gone at once, as a whole
+            hidden = old.with_name(f"{PARTIAL}old-{uuid.uuid4().hex[:8]}")
+            old.rename(hidden)
+            shutil.rmtree(hidden, ignore_errors=True)
         self.last_saved_steps = progress.train_steps
         self.saves.append(time.perf_counter() - began)
         return final
