@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_video:
         runtime.setup_display("auto")  # before pygame is imported by rendering
     runtime.quiet_tensorflow()
+    import tensorflow  # noqa: F401 - started before training, so its start-up is not timed
 
     saver = None
     if args.checkpoint_every or args.resume is not None:

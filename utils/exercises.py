@@ -597,7 +597,8 @@ def _check_actor_critic_parts(func: Callable) -> str:
                 f"The resumed run parted from the uninterrupted one at episode {episode} (return "
                 f"{got:.0f} instead of {want:.0f}; it resumed after episode "
                 f"{first.iterations}): something that carries over from one episode to the "
-                "next is missing from your checkpoint."
+                "next is missing from your checkpoint (the weights, the optimizer's state, a "
+                "random generator?)."
             )
     same = all(
         np.array_equal(a, b)
