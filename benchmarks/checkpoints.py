@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -55,7 +56,7 @@ def one_run(arm: str, seed: int, every: int) -> dict:
     """One budget run in this process, with or without checkpoints; its figures."""
     from utils.agents import dqn_scratch
     from utils.infra import runtime
-    from utils.rl.checkpoints import Checkpoints
+    from utils.rl.checkpoints import Checkpoints, size_on_disk
 
     runtime.quiet_tensorflow()
     settings = budget_settings()
@@ -64,7 +65,7 @@ def one_run(arm: str, seed: int, every: int) -> dict:
         began = time.perf_counter()
         _, history = dqn_scratch.train(settings, seed=seed, progress=False, checkpoints=saver)
         seconds = time.perf_counter() - began
-        size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+        size = size_on_disk(folder)
     return {
         "settings": arm,
         "seed": seed,
@@ -101,7 +102,7 @@ def trial(seed: int, every: int, rng: random.Random, folder: Path) -> dict:
     from utils.rl.checkpoints import Checkpoints
 
     for attempt in range(3):  # noqa: B007 - a child that finishes before its kill is tried again
-        shutil_rmtree(killed_out)
+        shutil.rmtree(killed_out, ignore_errors=True)
         child = script(*common, "--checkpoint-every", str(every), "--out", str(killed_out),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         folder_of = Checkpoints(killed_out / "checkpoints", log=None)
@@ -140,12 +141,6 @@ def trial(seed: int, every: int, rng: random.Random, folder: Path) -> dict:
         "whole_env_steps_to_solve": whole["env_steps_to_solve"],
         "same_losses": resumed["history"]["losses"] == whole["history"]["losses"],
     }
-
-
-def shutil_rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
