@@ -55,6 +55,19 @@ RUN mkdir utils \
 
 COPY --chown=learner:learner . .
 
+# One command per role of notebook 12's distributed DQN (each runs
+# `scripts/distributed_dqn.py --role ROLE` with the options given), e.g.
+#   docker run --rm -p 8000:8000 tf-rl-course rl-server --port 8000
+#   docker run --rm tf-rl-course rl-actor --server HOST:8000 --index 0
+# and rl-launch, which starts every role in one container (scripts/launch_distributed.py).
+RUN for role in server actor learner evaluator; do \
+        printf '#!/bin/sh\nexec python "%s/scripts/distributed_dqn.py" --role %s "$@"\n' \
+            "${COURSE_HOME}" "${role}" >"${VIRTUAL_ENV}/bin/rl-${role}"; \
+    done \
+    && printf '#!/bin/sh\nexec python "%s/scripts/launch_distributed.py" "$@"\n' "${COURSE_HOME}" \
+        >"${VIRTUAL_ENV}/bin/rl-launch" \
+    && chmod +x "${VIRTUAL_ENV}"/bin/rl-*
+
 # `make course`, `make test` and friends use the environment installed above.
 ENV VENV=${VIRTUAL_ENV}
 

@@ -9,8 +9,9 @@
 #   base    make debian:bookworm-slim locally with debootstrap, unless it is already there
 #   lint    hadolint on the Dockerfile
 #   build   buildah bud, with its layer cache (a second run reuses everything unchanged)
-#   smoke   in the image: imports, a headless CartPole frame (Xvfb) encoded by ffmpeg,
-#           JupyterLab's token authentication, and one notebook executed with nbconvert
+#   smoke   in the image: imports, a headless CartPole frame (Xvfb) encoded by ffmpeg, the
+#           distributed roles' commands (their one-line errors), JupyterLab's token
+#           authentication, and one notebook executed with nbconvert
 #
 # Settings (environment variables):
 #   IMAGE          image to build (default tf-rl-course:dev)
@@ -454,6 +455,27 @@ step "import tensorflow, tf_agents, reverb, gym, utils" \
 STEP_NAME=render
 step "CartPole frame under Xvfb, encoded with ffmpeg" \
     in_image python /opt/docker-check/checks.py render || fail "headless rendering failed in the image"
+
+STEP_NAME=roles
+roles_check() {
+    local out rc
+    for role in server actor learner evaluator launch; do
+        in_image "rl-$role" --help >/dev/null || return 1
+    done
+    set +e
+    out=$(in_image rl-actor --server not-an-address 2>&1)
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || { echo "$out"; return 1; }
+    set +e
+    out=$(in_image rl-learner --server localhost:1 --wait 1 2>&1 >/dev/null)
+    rc=$?
+    set -e
+    [ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q "no Reverb server answered at localhost:1" \
+        || { echo "$out"; return 1; }
+}
+step "distributed roles: rl-server, rl-actor, rl-learner, rl-evaluator, rl-launch" \
+    roles_check || fail "the role commands failed in the image"
 
 STEP_NAME=auth
 mapfile -t START_CMD < <(buildah inspect --type image \

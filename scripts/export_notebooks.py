@@ -32,6 +32,7 @@ TARGETS = {
     "09_training_fast": "utils/agents/fast_dqn.py",
     "10_continuous_control": "utils/agents/continuous.py",
     "11_checkpoints": "utils/rl/checkpoints.py",
+    "12_distributed": "utils/rl/distributed.py",
 }
 MARK = re.compile(r"^#@save(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 

@@ -9,14 +9,15 @@ Each role is ``scripts/distributed_dqn.py --role ...`` in a process of its own (
 One status line shows each actor's environment steps per second, the learner's train steps
 per second, the replay table's size and the last evaluation. Every process started is stopped
 when the evaluator reports "solved" (exit 0), when the time runs out or the learner's budget
-ends unsolved (exit 1), when a role fails (exit 1, naming it and its log) and on Ctrl-C
-(exit 130). Logs, the learner's checkpoints, the server's saved tables and TensorBoard
-summaries go into ``--folder``; given a folder of an earlier run, the learner and the server
-continue from what they saved there.
+ends unsolved (exit 1), when a role fails (exit 1, naming it and its log), on Ctrl-C (exit
+130) and on SIGTERM (exit 143). Logs, the learner's checkpoints, the server's saved tables and
+TensorBoard summaries go into ``--folder``; given a folder of an earlier run, the learner and
+the server continue from what they saved there.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,8 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (e.g. `kill`, a container stopping) stops the roles the same way Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.actors < 1:
         print("launch_distributed.py: error: --actors must be 1 or more.", file=sys.stderr)
         return 2

@@ -182,6 +182,40 @@ def test_an_unreachable_server_is_retried_then_named_in_one_line_and_exit_1():
     assert time.monotonic() - start < 60
 
 
+def test_ctrl_c_stops_the_launcher_and_every_role_it_started(tmp_path):
+    port = distributed.free_port()
+    argv = [*LAUNCH, "--folder", str(tmp_path), "--port", str(port)]
+    launch = subprocess.Popen(argv, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        learner_log = tmp_path / "logs" / "learner.log"
+        while not (learner_log.exists() and "status learner" in learner_log.read_text()):
+            assert time.monotonic() < deadline and launch.poll() is None
+            time.sleep(0.2)
+        roles = _roles_on(port)
+        assert len(roles) == 5, roles  # server, two actors, learner, evaluator
+        launch.send_signal(signal.SIGINT)
+        assert launch.wait(timeout=60) == 130
+    finally:
+        launch.kill()
+        launch.wait()
+    assert _roles_on(port) == []
+
+
+def _roles_on(port: int) -> list[str]:
+    """Command lines of running role programs (not zombies) for the server on ``port``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        mine = f"={port} " in command + " " or f":{port} " in command + " "
+        if "distributed_dqn.py" in command and mine and _alive(int(entry.name)):
+            found.append(command)
+    return found
+
+
 def test_launcher_refuses_zero_actors():
     result = run([*LAUNCH, "--actors", "0"])
     assert result.returncode == 2 and "--actors must be 1 or more" in result.stderr

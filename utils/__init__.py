@@ -6,7 +6,8 @@
 ``utils.envs``     environments: Gym loading and rendering, the grid world, CartPole in
                    TensorFlow ops, recording wrappers
 ``utils.rl``       RL building blocks: evaluation, replay, the training scaffold that
-                   every trainer shares (settings, history, the "solved" check)
+                   every trainer shares (settings, history, the "solved" check),
+                   checkpoints, and the distributed roles around a Reverb server
 ``utils.agents``   one module per trainer: ``dqn`` (TF-Agents), ``dqn_scratch``,
                    ``fast_dqn``, ``actor_critic``, ``ppo``
 =================  =====================================================================

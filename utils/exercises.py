@@ -114,6 +114,21 @@ def observation_first_critic(settings, observation_spec, action_spec):
     )
 
 
+def one_draw_ahead(settings, samples_per_insert):
+    """Notebook 12: a rate limiter that lets the learner get at most one draw ahead of the
+    ratio, and the actors at most four rounds."""
+    import reverb
+
+    start = settings.initial_collect_steps * samples_per_insert  # the gap when sampling starts
+    learner_ahead = settings.sample_size  # samples
+    actors_ahead = 4 * settings.collect_steps_per_iteration * samples_per_insert
+    return reverb.rate_limiters.SampleToInsertRatio(
+        samples_per_insert,
+        settings.initial_collect_steps,
+        error_buffer=(start - learner_ahead, start + actors_ahead),
+    )
+
+
 SOLUTIONS: dict[str, Callable] = {
     "00.random_episode_return": random_episode_return,
     "01.lean_policy": lean_policy,
@@ -125,7 +140,9 @@ SOLUTIONS: dict[str, Callable] = {
     "09.semi_implicit_step": semi_implicit_step,
     "10.observation_first_critic": observation_first_critic,
     "11.actor_critic_parts": actor_critic.ac_parts,
+    "12.one_draw_ahead": one_draw_ahead,
 }
+
 
 # --- checks ----------------------------------------------------------------------------
 
@@ -625,6 +642,53 @@ def _ac_pieces():
     return model, optimizer, envs.make_gym_env("CartPole-v1", seed=0), np.random.default_rng(0)
 
 
+def _check_one_draw_ahead(func: Callable) -> str:
+    """Serve a table with the answer's limiter; compare what the server enforces."""
+    import reverb
+
+    from utils.agents import dqn
+
+    checked = []
+    for settings, ratio in ((dqn.COURSE, 8.0), (dqn.COURSE.replace(sample_size=512), 2.0)):
+        limiter = func(settings, ratio)
+        if not isinstance(limiter, reverb.rate_limiters.RateLimiter):
+            raise AssertionError(f"Return a Reverb rate limiter, not {type(limiter).__name__}.")
+        table = reverb.Table(
+            "check", reverb.selectors.Uniform(), reverb.selectors.Fifo(), 1000, limiter
+        )
+        server = reverb.Server([table], port=None)
+        try:
+            info = reverb.Client(f"localhost:{server.port}").server_info()["check"]
+        finally:
+            server.stop()
+        got = info.rate_limiter_info
+        start = settings.initial_collect_steps * ratio
+        want = {
+            "samples per insert": ratio,
+            "size when sampling starts": settings.initial_collect_steps,
+            "lowest gap (learner ahead)": start - settings.sample_size,
+            "highest gap (actors ahead)": start + 4 * settings.collect_steps_per_iteration * ratio,
+        }
+        have = dict(
+            zip(
+                want,
+                (got.samples_per_insert, got.min_size_to_sample, got.min_diff, got.max_diff),
+                strict=True,
+            )
+        )
+        wrong = [f"{k}: {have[k]:g}, expected {v:g}" for k, v in want.items() if have[k] != v]
+        if wrong:
+            raise AssertionError(
+                f"With samples_per_insert={ratio:g} and sample_size={settings.sample_size}, the "
+                "server enforces " + "; ".join(wrong) + ". The gap counts samples: each "
+                "transition written adds samples_per_insert, each one drawn takes 1 away."
+            )
+        checked.append(
+            f"gap {have['lowest gap (learner ahead)']:g} to {have['highest gap (actors ahead)']:g}"
+        )
+    return "the server enforces the margins asked for (" + "; ".join(checked) + ")"
+
+
 CHECKS: dict[str, Callable[[Callable], str]] = {
     "00.random_episode_return": _check_random_episode_return,
     "01.lean_policy": _check_lean_policy,
@@ -636,6 +700,7 @@ CHECKS: dict[str, Callable[[Callable], str]] = {
     "09.semi_implicit_step": _check_semi_implicit_step,
     "10.observation_first_critic": _check_observation_first_critic,
     "11.actor_critic_parts": _check_actor_critic_parts,
+    "12.one_draw_ahead": _check_one_draw_ahead,
 }
 
 

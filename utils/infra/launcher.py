@@ -162,7 +162,7 @@ class Launcher:
                         program.statuses.append((seconds, parsed[1], parsed[2]))
 
     def statuses(self, name: str) -> list[tuple[float, str, dict]]:
-        """Every status line ``name`` printed: (seconds since the launcher started, state, values)."""
+        """Every status line of ``name``: (seconds since the launcher started, state, values)."""
         with self._lock:
             return list(self.programs[name].statuses)
 

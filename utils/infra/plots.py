@@ -180,3 +180,64 @@ def draw_agent_environment_loop():
     ax.set_title("One step of the loop, repeated until the episode ends")
     fig.tight_layout()
     return fig
+
+
+def draw_actor_learner(wire: dict[str, str], actors: int = 3):
+    """Draw the distributed roles around a Reverb server, each arrow labelled (notebook 12).
+
+    ``wire``: the labels of what crosses the network, keyed "transitions", "draws",
+    "weights", "pulls" and "checks".
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    ax.set_xlim(0, 14)
+    ax.set_ylim(0, 7.4)
+    ax.axis("off")
+
+    def box(x, y, w, h, label, color, size=10):
+        ax.add_patch(
+            FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.1", fc=color, alpha=0.22, ec=color)
+        )
+        ax.text(x + w / 2, y + h / 2, label, ha="center", va="center", fontsize=size)
+
+    def arrow(start, end, text, at, color="black"):
+        ax.add_patch(
+            FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=16, lw=1.4, color=color)
+        )
+        ax.text(*at, text, ha="center", va="center", fontsize=8.5, color=color)
+
+    tops = [5.6 - 1.9 * i for i in range(actors)]
+    for i, top in enumerate(tops):
+        name = f"actor {i}" if i < actors - 1 else "actor K-1"
+        box(0.2, top, 2.6, 1.2, f"{name}\nown environment, seed\nε-greedy policy", "tab:green", 9)
+    ax.text(1.5, tops[-1] + 1.55, "⋮", ha="center", fontsize=14)
+    ax.add_patch(
+        FancyBboxPatch(
+            (5.2, 1.0), 3.6, 5.6, boxstyle="round,pad=0.1", fc="none", ec="tab:purple", lw=1.5
+        )
+    )
+    ax.text(7.0, 6.95, "Reverb server (host:port)", ha="center", fontsize=11, color="tab:purple")
+    box(
+        5.5,
+        3.9,
+        3.0,
+        2.2,
+        "table 'replay'\ntransitions\nuniform draws, FIFO\nrate limiter",
+        "tab:purple",
+    )
+    box(5.5, 1.3, 3.0, 1.9, "table 'variables'\none item: weights\nand train step", "tab:orange")
+    box(11.0, 3.9, 2.8, 2.2, "learner\ndraws, trains,\npublishes,\ncheckpoints", "tab:blue")
+    box(11.0, 0.4, 2.8, 1.6, "evaluator\ngreedy episodes,\n'solved?'", "tab:red")
+    for top in tops:
+        arrow((2.9, top + 0.8), (5.4, 5.0), "", (0, 0), "tab:green")
+        arrow((5.4, 2.0), (2.9, top + 0.3), "", (0, 0), "tab:orange")
+    ax.text(4.1, 6.45, wire["transitions"], ha="center", fontsize=8.5, color="tab:green")
+    ax.text(4.1, 0.75, wire["pulls"], ha="center", fontsize=8.5, color="tab:orange")
+    arrow((8.6, 5.3), (10.9, 5.3), wire["draws"], (9.75, 5.75), "tab:purple")
+    arrow((10.9, 4.2), (8.6, 2.6), wire["weights"], (10.4, 3.15), "tab:blue")
+    arrow((8.6, 1.6), (10.9, 1.2), wire["checks"], (9.7, 0.95), "tab:orange")
+    ax.set_title("Who writes, who reads, and what crosses the network")
+    fig.tight_layout()
+    return fig

@@ -55,6 +55,10 @@ class ServerUnreachable(RuntimeError):
     """No Reverb server answered at the address within the time allowed (exit code 1)."""
 
 
+class ReverbMissing(ImportError):
+    """Reverb cannot be imported here (exit code 1)."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """What the roles need to know about the agent they run, e.g. notebook 03's DQN.
@@ -121,7 +125,7 @@ def import_reverb():
     try:
         import reverb
     except ImportError as error:
-        raise ImportError(
+        raise ReverbMissing(
             "the distributed roles need dm-reverb, which installs only with Python 3.11 on "
             "Linux: use the course's pinned environment (make venv) or its Docker image."
         ) from error
@@ -183,32 +187,35 @@ def published(agent):
     return {TRAIN_STEP_KEY: agent.train_step_counter, POLICY_KEY: agent.policy.variables()}
 
 
-def make_tables(agent, settings, samples_per_insert):
-    """The server's two tables: transitions for the learner, the latest weights for the actors.
+def rate_limiter(settings, samples_per_insert):
+    """When the learner may draw and the actors may write (Reverb's rate limiter).
 
-    ``samples_per_insert`` ties the learner's pace to the actors': the learner may draw that
-    many transitions per transition written (0: no tie; sampling waits only for the first
-    ``initial_collect_steps``).
+    Sampling starts once ``initial_collect_steps`` transitions are in. With
+    ``samples_per_insert`` > 0, the learner draws about that many transitions per transition
+    written: whichever side gets two draws ahead of that ratio waits for the other.
     """
+    reverb = import_reverb()
+    start = settings.initial_collect_steps
+    if not samples_per_insert:
+        return reverb.rate_limiters.MinSize(start)  # no tie: each side runs as fast as it can
+    return reverb.rate_limiters.SampleToInsertRatio(
+        samples_per_insert, start, error_buffer=2 * settings.sample_size
+    )
+
+
+def make_tables(agent, settings, samples_per_insert):
+    """The server's two tables: transitions for the learner, the latest weights for the actors."""
     reverb = import_reverb()
     from tf_agents.specs import tensor_spec
 
-    start = settings.initial_collect_steps
-    if samples_per_insert:
-        # Up to two draws ahead of (or behind) the ratio before the faster side waits.
-        limiter = reverb.rate_limiters.SampleToInsertRatio(
-            samples_per_insert, start, error_buffer=2 * settings.sample_size
-        )
-    else:
-        limiter = reverb.rate_limiters.MinSize(start)
     # An item is two consecutive steps (a transition), as in notebook 03.
     signature = tensor_spec.add_outer_dim(tensor_spec.from_spec(agent.collect_data_spec), 2)
     replay = reverb.Table(
         REPLAY_TABLE,
         max_size=settings.replay_capacity,
-        sampler=reverb.selectors.Uniform(),
-        remover=reverb.selectors.Fifo(),
-        rate_limiter=limiter,
+        sampler=reverb.selectors.Uniform(),  # every transition equally likely to be drawn
+        remover=reverb.selectors.Fifo(),  # when full, the oldest goes first
+        rate_limiter=rate_limiter(settings, samples_per_insert),
         signature=signature,
     )
     # One item: the newest weights replace the old (max_size=1); reading never removes it.
@@ -218,7 +225,7 @@ def make_tables(agent, settings, samples_per_insert):
         max_size=1,
         sampler=reverb.selectors.Uniform(),
         remover=reverb.selectors.Fifo(),
-        rate_limiter=reverb.rate_limiters.MinSize(1),
+        rate_limiter=reverb.rate_limiters.MinSize(1),  # reading waits for the first weights
         signature=weights,
     )
     return [replay, variables]
@@ -228,7 +235,7 @@ def act(driver, observer, container, variables, time_step):
     """One round of an actor: take the learner's newest weights, then play and write."""
     container.update(variables)  # train step and weights, as the learner last published them
     time_step, _ = driver.run(time_step)  # its observer writes every transition into `replay`
-    observer.flush()  # wait until the server has them all (it makes us wait if we are ahead)
+    observer.flush()  # wait until the server holds them (it makes an actor that is ahead wait)
     return time_step
 
 
@@ -236,7 +243,7 @@ def learn(samples, train_step, settings, container, agent):
     """One round of the learner: one draw, its train steps, then publish the new weights."""
     sample, _ = next(samples)  # waits while the rate limiter says the actors are behind
     losses = [train_step(sample, k) for k in range(settings.train_steps_per_iteration)]
-    container.push(published(agent))
+    container.push(published(agent))  # actors and the evaluator pull these
     return losses
 
 
@@ -653,7 +660,7 @@ class Cluster:
             f"actor-{index}", "actor", *self._client_options(), f"--index={index}", *seed_option
         )
 
-    def start_learner(self, *, checkpoint_every: int = 256):
+    def start_learner(self, *, checkpoint_every: int = 1000):
         """The learner, with checkpoints in ``folder/learner`` and summaries in ``folder/tb``."""
         return self._start(
             "learner",
@@ -777,14 +784,14 @@ class Cluster:
 def role_main(run: Callable[[], object], prog: str = "distributed_dqn.py") -> int:
     """Run one role and turn its known failures into one line and an exit code.
 
-    AddressError: exit 2; ServerUnreachable: exit 1; Ctrl-C: exit 130.
+    AddressError: exit 2; ServerUnreachable or ReverbMissing: exit 1; Ctrl-C: exit 130.
     """
     try:
         run()
     except AddressError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    except ServerUnreachable as error:
+    except (ServerUnreachable, ReverbMissing) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
