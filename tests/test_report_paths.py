@@ -146,6 +146,14 @@ def test_record_summaries_read_each_settings_figures():
     assert len(runs) == 20 and all("env steps" in line for line in runs)
 
 
+def test_record_summaries_read_blocks_of_medians_too():
+    figures = report.record_summaries("distributed_2026-12-03")
+    assert figures["actors-only-2"]["actors"] == 2
+    assert figures["actors-only-2"]["inserts per second"] == 1258.7
+    assert figures["with-learner-4"]["train steps per second"] == 91.1
+    assert figures["single-process"]["median env steps to solve"] == 2280
+
+
 def test_notebook_time_counts_from_the_setup_cell(monkeypatch, capsys):
     from utils import bootstrap
 

@@ -75,11 +75,16 @@ def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child, before it runs: a session of its own, and SIGKILL when the parent dies."""
-    os.setsid()
+def die_with_parent() -> None:
+    """Call in a child process: Linux sends it SIGKILL when its parent dies, however it dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _own_session_dying_with_parent() -> None:
+    """In the child, before it runs: a session of its own, and SIGKILL when the parent dies."""
+    os.setsid()
+    die_with_parent()
 
 
 @dataclass
@@ -139,7 +144,7 @@ class Launcher:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=self.env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_own_session_dying_with_parent,
             text=True,
             bufsize=1,
         )

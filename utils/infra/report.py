@@ -228,13 +228,14 @@ def record_runs(name: str) -> list[dict]:
 def record_summaries(name: str) -> dict[str, dict[str, float]]:
     """A record's summary figures, per setting: ``{setting: {"median env steps to solve": ...}}``.
 
-    Read from the summary blocks (a line ``setting: solved ...``, then ``  label: number``
-    lines), so that a notebook can compute with the figures it cites instead of typing them.
+    Read from the summary blocks (a line ``setting: solved ...`` or ``setting: median of ...``,
+    then ``  label: number`` lines), so that a notebook can compute with the figures it cites
+    instead of typing them.
     """
     summaries: dict[str, dict[str, float]] = {}
     current: dict[str, float] | None = None
     for line in record_lines(name):
-        head = re.match(r"^(\S+): solved", line)
+        head = re.match(r"^(\S+): (?:solved|median of)", line)
         if head:
             current = summaries.setdefault(head.group(1), {})
             continue

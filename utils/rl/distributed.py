@@ -102,6 +102,8 @@ def check_port(port: int) -> int:
     for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
         try:
             with socket.socket(family, socket.SOCK_STREAM) as probe:
+                # As a server would: connections of a stopped server (TIME_WAIT) do not count.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind((host, port))
             return port
         except OSError as error:
