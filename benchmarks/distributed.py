@@ -804,13 +804,9 @@ def saturation(collection: dict | None, reverb_medians: dict | None, args) -> No
                 f"{absorbs / per_actor:.1f} actors at {per_actor:,.0f} env steps/s"
             )
     if reverb_medians:
-        inserts = [
-            (m["clients"], m["inserts per second"])
-            for name, m in reverb_medians.items()
-            if name.startswith("writers") and not math.isnan(m["inserts per second"])
-        ]
+        inserts = best_clients(reverb_medians, "writers", "inserts per second")
         if inserts:
-            count, best = max(inserts, key=lambda x: x[1])
+            count, best = inserts
             actors = f" = {best / per_actor:,.0f} actors" if not math.isnan(per_actor) else ""
             print(
                 f"  one Reverb server took {best:,.0f} inserts/s (with {count} writer"
@@ -819,19 +815,25 @@ def saturation(collection: dict | None, reverb_medians: dict | None, args) -> No
                 "the writers shared the cores with it, so a server on a machine of its own "
                 "takes more"
             )
-        samples = [
-            (m["clients"], m["samples per second"])
-            for name, m in reverb_medians.items()
-            if name.startswith("samplers") and not math.isnan(m["samples per second"])
-        ]
+        samples = best_clients(reverb_medians, "samplers", "samples per second")
         if samples:
-            count, best = max(samples, key=lambda x: x[1])
+            count, best = samples
             print(
                 f"  it served {best:,.0f} samples/s (with {count} sampler"
                 f"{'s' if count > 1 else ''}): enough for "
                 f"{best * TRAIN_STEPS_PER_DRAW / SAMPLE_SIZE:,.0f} train steps/s, or "
                 f"{best / COURSE_RATIO:,.0f} inserts/s at samples_per_insert={COURSE_RATIO}"
             )
+
+
+def best_clients(medians: dict, kind: str, figure: str) -> tuple[float, float] | None:
+    """(clients, figure) of the ``kind`` configuration ("writers", ...) with the best figure."""
+    found = [
+        (m["clients"], m[figure])
+        for name, m in medians.items()
+        if name.startswith(kind) and not math.isnan(m[figure])
+    ]
+    return max(found, key=lambda x: x[1]) if found else None
 
 
 # --- the whole run ---------------------------------------------------------------------
