@@ -112,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
 
     runtime.quiet_tensorflow()
     runtime.quiet_library_deprecations()
+    try:  # before TensorFlow, which prints lines of its own as it starts in newer versions
+        distributed.import_reverb()
+    except distributed.ReverbMissing as error:
+        print(f"distributed_dqn.py: error: {error}", file=sys.stderr)
+        return 1
     client = {"address": args.server, "wait_s": args.wait}
     roles = {
         "server": partial(
