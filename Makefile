@@ -1,24 +1,32 @@
 # The course's commands. `make help` lists them.
 #   LANE=pinned (default): Python 3.11 and the hashed lock file requirements.txt, Reverb included.
-#   LANE=colab: a stand-in for a hosted runtime (Python 3.12, TensorFlow 2.21, no Reverb), to
-#               which the notebooks' own setup cell adds what they need (make test only).
+#   LANE=colab: a stand-in for Colab's default runtime (Python 3.13, TensorFlow 2.20, its gym
+#               and gymnasium; requirements-hosted.txt, made from Colab's published package
+#               list), to which the notebooks' own setup cell adds what they need (make test).
+#   LANE=colab312: the same for Colab's older Python 3.12 runtime (requirements-hosted-3.12.txt),
+#               a quick check: the setup notebook and one training notebook (make test).
 LANE   ?= pinned
 PYTHON ?= python3.11
-PYTHON312 ?= python3.12
+PYTHON_HOSTED ?=
 ifeq ($(LANE),colab)
 VENV   ?= .venv-colab
+HOSTED := requirements-hosted.txt
+else ifeq ($(LANE),colab312)
+VENV   ?= .venv-colab312
+HOSTED := requirements-hosted-3.12.txt
 else ifeq ($(LANE),pinned)
 VENV   ?= .venv
 else
-$(error LANE must be pinned or colab, not '$(LANE)')
+$(error LANE must be pinned, colab or colab312, not '$(LANE)')
 endif
 BIN    := $(VENV)/bin
-ifeq ($(LANE),colab)
-STAMP  := pinned-lane-only
-else
+ifeq ($(LANE),pinned)
 STAMP  := $(VENV)/.installed
+else
+STAMP  := pinned-lane-only
 endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+QUICK_NOTEBOOKS := notebooks/00_rl_basics.ipynb notebooks/03_dqn_tf_agents.ipynb
 PYTEST_FLAGS ?=
 
 export GPU ?= 0
@@ -26,14 +34,14 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export SDL_AUDIODRIVER ?= dummy
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: pinned-lane-only help venv course test lint unit notebooks lab export strip hooks lock docker-check clean distclean
+.PHONY: pinned-lane-only help venv course test lint unit notebooks lab export strip hooks lock colab-pins docker-check clean distclean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-ifeq ($(LANE),colab)
+ifneq ($(LANE),pinned)
 $(STAMP):
-	@echo "'make $(MAKECMDGOALS)' uses the pinned lane; with LANE=colab only 'make test' runs." >&2
+	@echo "'make $(MAKECMDGOALS)' uses the pinned lane; with LANE=$(LANE) only 'make test' runs." >&2
 	@exit 2
 else
 $(STAMP): requirements.txt pyproject.toml scripts/setup_venv.sh
@@ -47,8 +55,13 @@ course: $(STAMP)  ## run every notebook headless; outputs, plots and videos go t
 
 ifeq ($(LANE),colab)
 test:  ## ruff, unit tests, notebook hygiene, every notebook under nbval (LANE=colab: notebooks)
-	scripts/setup_hosted_venv.sh $(PYTHON312) $(VENV)
+	scripts/setup_hosted_venv.sh $(HOSTED) $(VENV) $(PYTHON_HOSTED)
 	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 -v $(PYTEST_FLAGS)
+else ifeq ($(LANE),colab312)
+test:
+	scripts/setup_hosted_venv.sh $(HOSTED) $(VENV) $(PYTHON_HOSTED)
+	$(BIN)/python -m pytest $(QUICK_NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 -v $(PYTEST_FLAGS)
 else
 test: $(STAMP)
@@ -85,6 +98,12 @@ lock:  ## regenerate the hashed requirements.txt from requirements.in
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile --generate-hashes --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+
+# Colab's runtime as it publishes it: FREEZE and OS_INFO are copies of pip-freeze.txt and
+# os-info.txt from github.com/googlecolab/backend-info, SOURCE says which (commit, date).
+colab-pins:  ## refresh requirements-hosted.txt from a copy of Colab's package list
+	@test -n "$(FREEZE)" -a -n "$(OS_INFO)" -a -n "$(SOURCE)" || { echo "usage: make colab-pins FREEZE=pip-freeze.txt OS_INFO=os-info.txt SOURCE='googlecolab/backend-info at COMMIT (DATE)' [OUT=requirements-hosted.txt]" >&2; exit 2; }
+	python3 scripts/colab_runtime.py "$(FREEZE)" "$(OS_INFO)" --source "$(SOURCE)" -o $(or $(OUT),requirements-hosted.txt)
 
 docker-check: $(STAMP)  ## build the Docker image (buildah) and smoke-test it
 	scripts/docker_check.sh
