@@ -28,6 +28,140 @@ def test_companions_known_and_unknown():
         bootstrap.companions("2.9.0")
 
 
+@pytest.mark.parametrize(
+    ("version", "keras"),
+    [("2.22.0", "~=2.22.0"), ("2.22.0rc1", "~=2.22.0rc0"), ("2.23.1", "~=2.23.0")],
+)
+def test_companions_for_a_newer_tensorflow_are_its_tf_keras_and_the_newest_known(version, keras):
+    newest = bootstrap.COMPANIONS["2.21"]
+    assert bootstrap.companions(version) == (keras, newest[1], newest[2])
+    assert bootstrap.is_newer_than_known(version)
+
+
+@pytest.mark.parametrize("version", ["2.15.0", "2.14.1", "2.10.0", "1.15.5"])
+def test_companions_for_an_older_unknown_tensorflow_stop(version):
+    assert not bootstrap.is_newer_than_known(version)
+    with pytest.raises(RuntimeError, match=r"known: 2\.16, .*2\.21, or the pinned 2\.15"):
+        bootstrap.companions(version)
+
+
+@pytest.mark.parametrize(
+    ("version", "spec", "expected"),
+    [
+        ("2.22.0", "~=2.22.0", True),
+        ("2.22.3", "~=2.22.0", True),
+        ("2.21.0", "~=2.22.0", False),
+        ("2.23.0", "~=2.22.0", False),
+        ("2.22.0rc0", "~=2.22.0rc0", True),
+        ("2.22.1", ">=2.22,<2.23", True),
+        ("2.23.0", ">=2.22,<2.23", False),
+        ("2.21.0", "==2.21.0", True),
+        ("2.21.1", "==2.21.0", False),
+        (None, "~=2.22.0", False),
+    ],
+)
+def test_satisfies_exact_pins_and_ranges(version, spec, expected):
+    assert bootstrap.satisfies(version, spec) is expected
+
+
+def test_satisfies_ranges_without_packaging(monkeypatch):
+    monkeypatch.setitem(sys.modules, "packaging.specifiers", None)  # import fails
+    assert bootstrap.satisfies("2.22.4", "~=2.22.0")
+    assert bootstrap.satisfies("2.22.0", ">=2.22,<2.23")
+    assert not bootstrap.satisfies("2.21.0", "~=2.22.0")
+    assert not bootstrap.satisfies("2.23.0", ">=2.22,<2.23")
+
+
+def fake_hosted_runtime(monkeypatch, tf_version, present=None):
+    """A runtime with this TensorFlow and nothing else installed unless listed; no real pip."""
+    present = {"tensorflow": tf_version, "numpy": "2.0.2", **(present or {})}
+    monkeypatch.setattr(bootstrap, "installed", lambda name: present.get(name))
+    monkeypatch.setattr(bootstrap, "tensorflow_version", lambda: tf_version)
+    monkeypatch.setattr(bootstrap, "is_pinned_environment", lambda: False)
+    monkeypatch.setattr("utils.infra.runtime.setup", lambda display: display)
+    for name in ("TF_USE_LEGACY_KERAS", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.setenv(name, "")  # records the old value, so what setup() sets is undone
+        monkeypatch.delenv(name)
+    calls = []
+
+    def fake_run(command, **_):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(bootstrap.subprocess, "run", fake_run)
+    return calls
+
+
+def test_newer_tensorflow_installs_its_tf_keras_with_a_one_line_note(monkeypatch, capsys):
+    calls = fake_hosted_runtime(monkeypatch, "2.22.0")
+    normal, no_deps = bootstrap.plan_install("2.22.0")
+    assert {"tf-keras~=2.22.0", "tensorflow-probability==0.25.0", "tensorboard==2.21.0"} <= set(
+        normal
+    )
+    assert no_deps == ["tf-agents==0.19.0"]
+    bootstrap.setup(display="dummy")
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if "untested" in line]
+    assert notes == [
+        "note: TensorFlow 2.22.0 is newer than the versions this course was tested with "
+        "(2.16-2.21); trying tf-keras 2.22.*, TensorFlow Probability 0.25.0, "
+        "TensorBoard 2.21.0 (untested)"
+    ]
+    assert "tf-keras~=2.22.0" in calls[0] and "--pre" not in calls[0]
+    assert "TensorFlow 2.22.0 (hosted lane); installed: " in out
+
+
+def test_newer_tensorflow_with_its_tf_keras_already_there_installs_no_tf_keras(monkeypatch):
+    fake_hosted_runtime(monkeypatch, "2.23.1", {"tf-keras": "2.23.0"})
+    normal, _ = bootstrap.plan_install("2.23.1")
+    assert not any(r.startswith("tf-keras") for r in normal)
+    assert "tensorboard==2.21.0" in normal
+
+
+def test_release_candidate_allows_a_tf_keras_pre_release(monkeypatch, capsys):
+    calls = fake_hosted_runtime(monkeypatch, "2.22.0rc1")
+    added = bootstrap.install_missing("2.22.0rc1")
+    assert "tf-keras~=2.22.0rc0" in added and "tf-keras~=2.22.0rc0" in calls[0]
+    assert "TensorFlow 2.22.0rc1 is newer" in capsys.readouterr().out
+
+
+def test_newer_tensorflow_whose_install_fails_stops_with_the_old_message(monkeypatch, capsys):
+    fake_hosted_runtime(monkeypatch, "2.22.0")
+    monkeypatch.setattr(
+        bootstrap.subprocess,
+        "run",
+        lambda command, **_: subprocess.CompletedProcess(
+            command, 1, "", "ERROR: No matching distribution found for tf-keras~=2.22.0"
+        ),
+    )
+    with pytest.raises(RuntimeError) as caught:
+        bootstrap.setup(display="dummy")
+    message = str(caught.value)
+    assert message.startswith("TensorFlow 2.22.0 is not one this course knows how to complete")
+    assert "known: 2.16, 2.17, 2.18, 2.19, 2.20, 2.21, or the pinned 2.15" in message
+    assert "make course" in message
+    assert "No matching distribution found for tf-keras~=2.22.0" in message
+    assert "untested" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("version", ["2.14.1", "2.10.0", "1.15.5"])
+def test_older_unknown_tensorflow_stops_before_installing(monkeypatch, capsys, version):
+    calls = fake_hosted_runtime(monkeypatch, version)
+    with pytest.raises(RuntimeError, match=f"TensorFlow {version} is not one this course knows"):
+        bootstrap.setup(display="dummy")
+    assert calls == []
+    assert "untested" not in capsys.readouterr().out
+
+
+def test_known_tensorflow_installs_exact_pins_without_a_note(monkeypatch, capsys):
+    calls = fake_hosted_runtime(monkeypatch, "2.20.0")
+    bootstrap.setup(display="dummy")
+    assert {"tf-keras==2.20.1", "tensorflow-probability==0.25.0", "tensorboard==2.20.0"} <= set(
+        calls[0]
+    )
+    assert "untested" not in capsys.readouterr().out
+
+
 def test_colab_requirements_are_exact_pins():
     pins = bootstrap.read_requirements()
     assert pins["tf-agents"] == "0.19.0"
@@ -48,7 +182,7 @@ def test_plan_install_lists_missing_and_puts_tf_agents_last(monkeypatch):
     normal, no_deps = bootstrap.plan_install("2.21.0")
     assert no_deps == ["tf-agents==0.19.0"]
     assert "gym==0.23.1" not in normal  # already there at the pinned version
-    assert "tqdm==4.70.1" in normal  # there, but not the pinned version
+    assert f"tqdm=={bootstrap.read_requirements()['tqdm']}" in normal  # not the pinned version
     assert {"tf-keras==2.21.0", "tensorflow-probability==0.25.0"} <= set(normal)
 
 

@@ -13,6 +13,11 @@ calls :func:`setup`.
   TensorBoard in the versions that match the runtime's TensorFlow, with a pip constraint that
   keeps the runtime's own TensorFlow and numpy. It sets ``TF_USE_LEGACY_KERAS=1`` so that
   ``tf.keras`` is Keras 2, which TF-Agents needs.
+* A TensorFlow newer than :data:`COMPANIONS` (a hosted runtime that upgraded) gets the
+  ``tf-keras`` of its own minor version (``tf-keras~=2.22.0``; pre-releases only for a
+  pre-release TensorFlow) and the newest known TensorFlow Probability and TensorBoard, with a
+  one-line note that the combination is untested; only if that install fails does it stop.
+  An older TensorFlow that is neither in the table nor the pinned 2.15 stops at once.
 """
 
 from __future__ import annotations
@@ -96,17 +101,61 @@ def is_pinned_environment() -> bool:
     return all(installed(name) == version for name, version in PINNED.items())
 
 
+def _major_minor(version: str) -> tuple[int, int]:
+    major, minor = (int(x) for x in re.findall(r"\d+", version)[:2])
+    return major, minor
+
+
+NEWEST = max(COMPANIONS, key=_major_minor)  # the newest TensorFlow minor the course was tested with
+
+
+def is_newer_than_known(tf_version: str) -> bool:
+    """True for a TensorFlow newer than every row of :data:`COMPANIONS` (untested, but tried)."""
+    return _major_minor(tf_version) > _major_minor(NEWEST)
+
+
+def is_prerelease(version: str) -> bool:
+    """True for a pre-release or development version such as ``2.22.0rc1`` or ``2.22.0.dev1``."""
+    return re.search(r"\d(a|b|rc|\.?dev)\d*$", version.split("+")[0]) is not None
+
+
+def unknown_version_message(tf_version: str) -> str:
+    known = ", ".join(sorted(COMPANIONS))
+    return (
+        f"TensorFlow {tf_version} is not one this course knows how to complete (known: "
+        f"{known}, or the pinned 2.15). Use the pinned environment (README: `make course`) "
+        "or install a TensorFlow from that list."
+    )
+
+
 def companions(tf_version: str) -> tuple[str, str, str]:
-    """The tf-keras, TensorFlow Probability and TensorBoard versions for a TensorFlow version."""
+    """The tf-keras, TensorFlow Probability and TensorBoard versions for a TensorFlow version.
+
+    For a TensorFlow newer than the table, tf-keras is a requirement specifier for its own minor
+    version (``~=2.22.0``, or ``~=2.22.0rc0`` for a pre-release TensorFlow) and the other two are
+    the newest known ones.
+    """
     minor = ".".join(tf_version.split(".")[:2])
-    if minor not in COMPANIONS:
-        known = ", ".join(sorted(COMPANIONS))
-        raise RuntimeError(
-            f"TensorFlow {tf_version} is not one this course knows how to complete (known: "
-            f"{known}, or the pinned 2.15). Use the pinned environment (README: `make course`) "
-            "or install a TensorFlow from that list."
-        )
-    return COMPANIONS[minor]
+    if minor in COMPANIONS:
+        return COMPANIONS[minor]
+    if not is_newer_than_known(tf_version):
+        raise RuntimeError(unknown_version_message(tf_version))
+    major, minor_number = _major_minor(tf_version)
+    keras = f"~={major}.{minor_number}.0" + ("rc0" if is_prerelease(tf_version) else "")
+    _, probability, board = COMPANIONS[NEWEST]
+    return keras, probability, board
+
+
+def untested_note(tf_version: str) -> str:
+    """The one line printed when trying companions for a TensorFlow newer than the table."""
+    oldest = min(COMPANIONS, key=_major_minor)
+    major, minor = _major_minor(tf_version)
+    _, probability, board = companions(tf_version)
+    return (
+        f"note: TensorFlow {tf_version} is newer than the versions this course was tested with "
+        f"({oldest}-{NEWEST}); trying tf-keras {major}.{minor}.*, TensorFlow Probability "
+        f"{probability}, TensorBoard {board} (untested)"
+    )
 
 
 def read_requirements(path: Path = COLAB_REQUIREMENTS) -> dict[str, str]:
@@ -127,14 +176,33 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def satisfies(version: str | None, spec: str) -> bool:
+    """True when an installed version meets a specifier such as ``==2.21.0`` or ``~=2.22.0``.
+
+    Without ``packaging``, a range (``~=2.22.0``, ``>=2.22,<2.23``) is read as "the same
+    major.minor as its first version".
+    """
+    if version is None:
+        return False
+    if spec.startswith("==") and "," not in spec:
+        return version == spec[2:]
+    try:
+        from packaging.specifiers import SpecifierSet
+    except ImportError:
+        return _major_minor(version) == _major_minor(spec)
+    return SpecifierSet(spec).contains(version, prereleases=True)
+
+
 def plan_install(tf_version: str) -> tuple[list[str], list[str]]:
     """What to install: (requirements resolved normally, requirements installed --no-deps)."""
     keras, probability, board = companions(tf_version)
-    wanted = read_requirements()
-    wanted.update({"tf-keras": keras, "tensorflow-probability": probability, "tensorboard": board})
-    todo = {n: v for n, v in wanted.items() if installed(_normal(n)) != v}
-    no_deps = [f"{n}=={v}" for n, v in todo.items() if _normal(n) == "tf-agents"]
-    normal = [f"{n}=={v}" for n, v in todo.items() if _normal(n) != "tf-agents"]
+    wanted = {n: f"=={v}" for n, v in read_requirements().items()}
+    wanted["tf-keras"] = keras if keras.startswith("~=") else f"=={keras}"
+    wanted["tensorflow-probability"] = f"=={probability}"
+    wanted["tensorboard"] = f"=={board}"
+    todo = {n: spec for n, spec in wanted.items() if not satisfies(installed(_normal(n)), spec)}
+    no_deps = [n + spec for n, spec in todo.items() if _normal(n) == "tf-agents"]
+    normal = [n + spec for n, spec in todo.items() if _normal(n) != "tf-agents"]
     return normal, no_deps
 
 
@@ -142,16 +210,25 @@ def _pip(args: list[str], constraints: Path) -> None:
     command = [sys.executable, "-m", "pip", "install", "--quiet", "-c", str(constraints), *args]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
+        # pip's ERROR lines say why; its warnings (e.g. about package indexes) only crowd them out
+        lines = [line for line in result.stderr.splitlines() if not line.startswith("WARNING:")]
         raise RuntimeError(
             "Installing the course's packages failed:\n  "
             + " ".join(command)
             + "\n"
-            + result.stderr[-2000:]
+            + "\n".join(lines)[-2000:]
         )
 
 
 def install_missing(tf_version: str) -> list[str]:
-    """Install what :func:`plan_install` lists, keeping the runtime's TensorFlow and numpy."""
+    """Install what :func:`plan_install` lists, keeping the runtime's TensorFlow and numpy.
+
+    For a TensorFlow newer than :data:`COMPANIONS` it prints :func:`untested_note` first, and a
+    failed install stops with the message for an unknown TensorFlow plus pip's error.
+    """
+    untested = is_newer_than_known(tf_version)
+    if untested:
+        print(untested_note(tf_version))
     normal, no_deps = plan_install(tf_version)
     if not normal and not no_deps:
         return []
@@ -164,6 +241,10 @@ def install_missing(tf_version: str) -> list[str]:
             _pip(normal, constraints)
         if no_deps:
             _pip(["--no-deps", *no_deps], constraints)
+    except RuntimeError as error:
+        if not untested:
+            raise
+        raise RuntimeError(f"{unknown_version_message(tf_version)}\n{error}") from error
     finally:
         constraints.unlink(missing_ok=True)
     return normal + no_deps
