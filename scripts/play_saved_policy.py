@@ -1,4 +1,4 @@
-"""Play a saved policy with TensorFlow and Gym only: no course code, no TF-Agents.
+"""Play a saved policy with TensorFlow and Gymnasium only: no course code, no TF-Agents.
 
 Examples:
     python scripts/play_saved_policy.py build/train_dqn/CartPole-v1-seed0/saved_policy
@@ -9,8 +9,8 @@ Loads a SavedModel written by TF-Agents' ``PolicySaver`` (notebook 11) or by the
 size on disk and its time per action (one observation per call, and a batch per call), then
 plays ``--episodes`` episodes, all environments stepped together, and prints their mean
 return. ``--json`` prints the figures as one JSON line instead. This file imports nothing of
-the course on purpose: copy it next to a saved policy and it runs wherever TensorFlow and Gym
-do. Bad input ends the program with a one-line message and exit status 2.
+the course on purpose: copy it next to a saved policy and it runs wherever TensorFlow and
+Gymnasium do. Bad input ends the program with a one-line message and exit status 2.
 """
 
 from __future__ import annotations
@@ -125,19 +125,19 @@ def latency(act, observations: np.ndarray, calls: int = 200) -> float:
 
 def play(act, env_name: str, episodes: int, seed: int) -> list[float]:
     """Returns of ``episodes`` episodes, one environment per episode, all stepped together."""
-    import gym
+    import gymnasium
 
-    games = [gym.make(env_name) for _ in range(episodes)]
-    observations = np.array([g.reset(seed=seed + i) for i, g in enumerate(games)], np.float32)
+    games = [gymnasium.make(env_name) for _ in range(episodes)]
+    observations = np.array([g.reset(seed=seed + i)[0] for i, g in enumerate(games)], np.float32)
     returns, running = [None] * episodes, np.zeros(episodes)
     playing = list(range(episodes))
     while playing:
         actions = act(observations[playing])
         for i, action in zip(list(playing), actions, strict=True):
-            observation, reward, done, _ = games[i].step(int(action))
+            observation, reward, terminated, truncated, _ = games[i].step(int(action))
             running[i] += reward
             observations[i] = observation
-            if done:
+            if terminated or truncated:  # the episode is over
                 returns[i] = float(running[i])
                 playing.remove(i)
     for game in games:
@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="play_saved_policy.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("folder", type=Path, help="the SavedModel folder of a saved policy")
-    parser.add_argument("--env-name", default="CartPole-v1", help="a Gym id (default: CartPole-v1)")
+    parser.add_argument(
+        "--env-name", default="CartPole-v1", help="a Gymnasium id (default: CartPole-v1)"
+    )
     parser.add_argument("--episodes", type=int, default=100, help="episodes to play (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="first episode's seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -160,14 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--episodes must be >= 1.")
     try:
         act, kind, signature, shape = load_policy(args.folder)
-        import gym
+        import gymnasium
 
         try:
-            env = gym.make(args.env_name)
-        except gym.error.Error as error:
+            env = gymnasium.make(args.env_name)
+        except gymnasium.error.Error as error:
             raise PolicyError(f"--env-name {args.env_name}: {error}") from error
         check_environment(env, shape, args.folder, args.env_name)
-        one = np.asarray(env.reset(seed=args.seed), np.float32)[None]
+        one = np.asarray(env.reset(seed=args.seed)[0], np.float32)[None]
         env.close()
     except PolicyError as error:
         print(f"play_saved_policy.py: error: {error}", file=sys.stderr)

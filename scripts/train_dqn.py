@@ -54,10 +54,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     """The options: one per settings field (the course's values as defaults), then the run's."""
     parser = cli.OneLineParser(
         prog="train_dqn.py",
-        description="Train a DQN (plain TensorFlow/Keras, notebook 07) on a Gym environment "
-        "and save its learning curve, metrics, weights and a video of the final policy. "
-        "For another environment, its solve threshold, best return and observation scale are "
-        "taken from Gym unless given.",
+        description="Train a DQN (plain TensorFlow/Keras, notebook 07) on a Gymnasium "
+        "environment and save its learning curve, metrics, weights and a video of the final "
+        "policy. For another environment, its solve threshold, best return and observation "
+        "scale are taken from Gymnasium's registry unless given.",
     )
     fields = cli.add_settings_options(parser, dqn_scratch.COURSE)
     run = parser.add_argument_group("this run")
@@ -216,7 +216,7 @@ def write_outputs(out: Path, agent, history, settings, args) -> list[Path]:
     written.append(checkpoints.export_greedy(agent.q_network, out / "saved_policy"))
 
     if not args.no_video:
-        env = envs.make_gym_env(settings.env_name)
+        env = envs.make_env(settings.env_name, render_mode="rgb_array")
         frames, episode_return = envs.record_episode(
             env, agent.greedy_action, seed=args.seed + 12345
         )
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--checkpoint-every must be >= 0 (0: no checkpoints).")
         settings = settings_from(args, fields)
         out = output_folder(args)
-    except ValueError as err:
+    except (ValueError, ImportError) as err:  # ImportError: the environment needs a package
         parser.error(cli.option_error(str(err).splitlines()[0], fields))
     if not args.no_video:
         runtime.setup_display("auto")  # before pygame is imported by rendering

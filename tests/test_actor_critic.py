@@ -121,11 +121,11 @@ def test_one_train_step_changes_the_weights_and_returns_finite_losses():
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
-# --- evaluation on a scripted Gym-style environment -----------------------------------
+# --- evaluation on a scripted Gymnasium-style environment ------------------------------
 
 
-class ScriptedGymEnv:
-    """Gym-style env whose k-th episode lasts lengths[k % len] steps and pays 1 per step.
+class ScriptedGymnasiumEnv:
+    """Gymnasium-style env whose k-th episode lasts lengths[k % len] steps, paying 1 per step.
 
     It records the actions it receives, and pays 0 for action 1 so greediness can be checked.
     """
@@ -135,13 +135,13 @@ class ScriptedGymEnv:
 
     def reset(self, seed=None):
         self.episode, self.t = self.episode + 1, 0
-        return np.zeros(4, np.float32)
+        return np.zeros(4, np.float32), {}
 
     def step(self, action):
         self.actions.append(action)
         self.t += 1
-        done = self.t >= self.lengths[self.episode % len(self.lengths)]
-        return np.zeros(4, np.float32), float(action == 0), done, {}
+        terminated = self.t >= self.lengths[self.episode % len(self.lengths)]
+        return np.zeros(4, np.float32), float(action == 0), terminated, False, {}
 
     def close(self):
         pass
@@ -160,7 +160,7 @@ def test_evaluator_returns_known_returns_and_acts_greedily():
     made = []
 
     def make():
-        made.append(ScriptedGymEnv())
+        made.append(ScriptedGymnasiumEnv())
         return made[-1]
 
     result = ac.evaluate_model(_left_model(), make, num_episodes=6, copies=2)
@@ -174,7 +174,7 @@ def test_evaluator_returns_known_returns_and_acts_greedily():
 def test_evaluator_stops_early_when_target_is_out_of_reach():
     result = ac.evaluate_model(
         _left_model(),
-        lambda: ScriptedGymEnv((3,)),
+        lambda: ScriptedGymnasiumEnv((3,)),
         num_episodes=10,
         copies=2,
         target=475,
@@ -187,9 +187,9 @@ def test_evaluator_stops_early_when_target_is_out_of_reach():
 def test_evaluator_rejects_bad_input():
     model = _left_model()
     with pytest.raises(ValueError, match="num_episodes"):
-        ac.evaluate_model(model, ScriptedGymEnv, num_episodes=0)
+        ac.evaluate_model(model, ScriptedGymnasiumEnv, num_episodes=0)
     with pytest.raises(ValueError, match="both"):
-        ac.evaluate_model(model, ScriptedGymEnv, num_episodes=2, target=1.0)
+        ac.evaluate_model(model, ScriptedGymnasiumEnv, num_episodes=2, target=1.0)
 
 
 def test_evaluator_on_cartpole_with_a_random_model():
@@ -199,7 +199,7 @@ def test_evaluator_on_cartpole_with_a_random_model():
 
 
 def test_play_episode_records_one_entry_per_step():
-    env = ScriptedGymEnv((4,))
+    env = ScriptedGymnasiumEnv((4,))
     observations, actions, rewards = ac.play_episode(env, _left_model(), np.random.default_rng(0))
     assert observations.shape == (4, 4) and actions.shape == (4,) and rewards.shape == (4,)
 

@@ -3,7 +3,7 @@
 import dataclasses
 import itertools
 
-import gym
+import gymnasium
 import numpy as np
 import pytest
 
@@ -129,22 +129,53 @@ def test_act_explores_with_probability_epsilon():
 # --- terminated versus truncated -------------------------------------------------------------
 
 
-def test_split_done_separates_time_limit_from_termination():
-    env = gym.wrappers.TimeLimit(gym.make("CartPole-v1").env, max_episode_steps=5)
-    env.reset(seed=0)
-    for _ in range(5):  # five steps cannot topple the pole: the clock ends the episode
-        _, _, done, info = env.step(0 if _ % 2 else 1)
-    assert done and info.get("TimeLimit.truncated") is True
-    assert dqn_scratch.split_done(done, info) == (False, True)
+class _Recorder(dqn_scratch.ReplayBuffer):
+    """A replay buffer that also keeps the `terminated` flag of every transition in order."""
 
-    env = gym.make("CartPole-v1")
+    def add(self, observation, action, reward, next_observation, terminated):
+        self.flags = [*getattr(self, "flags", []), bool(terminated)]
+        super().add(observation, action, reward, next_observation, terminated)
+
+
+def _collect_on_a_short_clock(time_limit_truncates):
+    """Collect 10 steps of alternating pushes in CartPole with a 5-step clock."""
+
+    class Alternate:  # pushes left, right, left, ...: the pole cannot fall in five steps
+        settings = dqn_scratch.COURSE.replace(time_limit_truncates=time_limit_truncates)
+        step = 0
+
+        def act(self, observation, epsilon, rng):
+            self.step += 1
+            return self.step % 2
+
+    env = gymnasium.make("CartPole-v1", max_episode_steps=5)
+    buffer, history = _Recorder(100, (4,)), dqn_scratch.ScratchHistory()
+    play = dqn_scratch.Collector(env, Alternate(), buffer, history, seed=0)
+    play.run(10, epsilon=0.0)
+    return buffer.flags, history
+
+
+def test_collector_stores_terminated_not_truncated():
+    flags, history = _collect_on_a_short_clock(time_limit_truncates=True)
+    assert flags == [False] * 10  # two episodes cut off by the clock: nothing terminated
+    assert history.episode_truncated == [True, True] and history.episode_returns == [5.0, 5.0]
+
+
+def test_masking_with_terminated_or_truncated_reproduces_old_gyms_bug():
+    flags, history = _collect_on_a_short_clock(time_limit_truncates=False)
+    assert flags == [False] * 4 + [True] + [False] * 4 + [True]  # the clock "terminated"
+    assert history.episode_truncated == [True, True]
+
+
+def test_gymnasium_reports_a_falling_pole_as_terminated():
+    env = envs.make_env("CartPole-v1", seed=0)
     env.reset(seed=0)
-    done = False
-    while not done:  # always pushing right topples the pole long before 500 steps
-        _, _, done, info = env.step(1)
-    assert "TimeLimit.truncated" not in info
-    assert dqn_scratch.split_done(done, info) == (True, False)
-    assert dqn_scratch.split_done(False, {}) == (False, False)
+    terminated = truncated = False
+    steps = 0
+    while not (terminated or truncated):  # always pushing right topples the pole
+        _, _, terminated, truncated, _ = env.step(1)
+        steps += 1
+    assert terminated and not truncated and steps < 500
 
 
 def test_td_target_masks_only_terminations():
@@ -318,14 +349,14 @@ def lean(observations):
 
 
 def test_greedy_checks_play_every_episode_in_batches():
-    games = [envs.make_gym_env("CartPole-v1", seed=i) for i in range(3)]
+    games = [envs.make_env("CartPole-v1", seed=i) for i in range(3)]
     result = evaluate_gym(games, lean, 7)
     assert result.complete and result.episodes == 7 and len(result.returns) == 7
     assert result.mean > 100  # the hand-written lean policy of notebook 01
 
 
 def test_greedy_checks_stop_when_target_is_out_of_reach():
-    games = [envs.make_gym_env("CartPole-v1", seed=i) for i in range(10)]
+    games = [envs.make_env("CartPole-v1", seed=i) for i in range(10)]
     always_right = lambda obs: np.ones(len(obs), int)  # noqa: E731
     result = evaluate_gym(games, always_right, 10, **dqn_scratch.COURSE.stop_early)
     assert not result.complete and result.episodes < 10 and result.mean < 50
@@ -375,7 +406,7 @@ SHORT = dict(
 
 
 def test_training_uses_the_pieces_it_is_given(monkeypatch):
-    """The loop looks its pieces up when it runs: a replaced rule, split or buffer trains."""
+    """The loop looks its pieces up when it runs: a replaced rule or buffer trains."""
     calls = []
 
     def rule(rewards, terminated, next_q_online, next_q_target, gamma):
@@ -389,14 +420,9 @@ def test_training_uses_the_pieces_it_is_given(monkeypatch):
 
     monkeypatch.setattr(dqn_scratch, "ReplayBuffer", Buffer)  # as a notebook re-runs a cell
     settings = dqn_scratch.settings_for("CartPole-v1", **SHORT)
-
-    def split(done, info):
-        calls.append("split")
-        return dqn_scratch.split_done(done, info)
-
-    agent, _ = dqn_scratch.train(settings, seed=0, progress=False, target_rule=rule, split_fn=split)
+    agent, _ = dqn_scratch.train(settings, seed=0, progress=False, target_rule=rule)
     assert agent.target_rule is rule
-    assert calls.count("rule") >= 1 and calls.count("add") == 500 == calls.count("split")
+    assert calls.count("rule") >= 1 and calls.count("add") == 500
     _, double = dqn_scratch.train(settings.replace(double=True), seed=0, progress=False)
     assert double.env_steps == 500  # double=True picks double_dqn_target by itself
 

@@ -82,10 +82,11 @@ def test_target_needs_max_return():
 
 def test_gym_env_gets_a_hint():
     import gym
+    import gymnasium
 
-    env = gym.make("CartPole-v1")
-    with pytest.raises(TypeError, match=r"suite_gym\.load"):
-        evaluation.evaluate(env, None, 1)
+    for env in (gym.make("CartPole-v1"), gymnasium.make("CartPole-v1")):
+        with pytest.raises(TypeError, match=r"evaluate_gym, or .* envs\.load_env\(name\)"):
+            evaluation.evaluate(env, None, 1)
 
 
 def test_tf_env_needs_tf_policy():
@@ -180,6 +181,22 @@ def test_evaluate_gym_passes_discrete_actions_as_int_and_continuous_ones_as_arra
     result = evaluate_gym([pendulum], lambda o: np.full((len(o), 1), 0.5, np.float32), 1, seed=0)
     assert result.complete and len(seen) == 200  # Pendulum's step limit
     assert all(isinstance(a, np.ndarray) and a.shape == (1,) and a[0] == 0.5 for a in seen)
+
+
+def test_evaluate_gym_ends_gymnasium_episodes_when_terminated_or_truncated():
+    import gymnasium
+
+    from utils.rl.evaluation import evaluate_gym
+
+    def lean(observations):  # notebook 01's lean policy: balances far beyond 20 steps
+        return (observations[:, 2] + 0.5 * observations[:, 3] > 0).astype(int)
+
+    clocks = [gymnasium.make("CartPole-v1", max_episode_steps=20) for _ in range(2)]
+    result = evaluate_gym(clocks, lean, 4, seed=0)  # every episode truncated at 20 steps
+    assert result.complete and result.returns == [20.0] * 4
+    falls = [gymnasium.make("CartPole-v1") for _ in range(2)]
+    result = evaluate_gym(falls, lambda o: np.ones(len(o), int), 4, seed=0)  # terminated
+    assert result.complete and all(8 <= r < 50 for r in result.returns)
 
 
 def test_evaluate_gym_rejects_bad_input():

@@ -32,28 +32,30 @@ def test_constant_answer_fails():
         exercises.check("00.random_episode_return", lambda env, seed=0: 10.0)
 
 
-def always_right(env, seed=0):
-    env.reset(seed=seed)
+def _play(env, choose):
+    """One episode of a Gymnasium env (notebook 00's API) with ``choose()`` for each action."""
     total, done = 0.0, False
     while not done:
-        _, reward, done, _ = env.step(1)
+        _, reward, terminated, truncated, _ = env.step(choose())
         total += reward
+        done = terminated or truncated
     return total
+
+
+def always_right(env, seed=0):
+    env.reset(seed=seed)
+    return _play(env, lambda: 1)
 
 
 def ignores_seed(env, seed=0):
     env.reset()
-    total, done = 0.0, False
-    while not done:
-        _, reward, done, _ = env.step(env.action_space.sample())
-        total += reward
-    return total
+    return _play(env, env.action_space.sample)
 
 
 def own_environment(env, seed=0):
-    import gym
+    import gymnasium
 
-    return exercises.random_episode_return(gym.make("CartPole-v1"), seed)
+    return exercises.random_episode_return(gymnasium.make("CartPole-v1"), seed)
 
 
 @pytest.mark.parametrize(

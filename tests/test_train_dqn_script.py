@@ -1,6 +1,7 @@
 """scripts/train_dqn.py: its options, its one-line errors, and a short real run."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -83,6 +84,7 @@ def test_help_defaults_are_accepted_back():
     [
         (["--env-name", "CartPol-v1"], "Did you mean 'CartPole-v1'"),
         (["--env-name", "Pendulum-v1"], "discrete action space"),
+        (["--env-name", "LunarLander-v2"], "gym 0.23.0 id, not a Gymnasium"),
         (["--batch-size", "-3"], "--batch-size: must be a whole number >= 1"),
         (["--replay-capacity", "0"], "--replay-capacity: must be a whole number >= 1"),
         (["--max-env-steps", "-100"], "--max-env-steps: must be a whole number >= 1"),
@@ -105,6 +107,14 @@ def test_bad_arguments_exit_nonzero_with_one_line(tmp_path, args, message):
     assert len(lines) == 1, result.stderr
     assert message in lines[0] and lines[0].startswith("train_dqn.py: error:")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("Box2D") is not None, reason="Box2D is installed")
+def test_a_missing_package_is_one_line_naming_what_to_install(tmp_path):
+    result = run("--env-name", "LunarLander-v3", "--out", str(tmp_path / "out"), timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert 'pip install swig "gymnasium[box2d]"' in lines[0]
 
 
 def test_refuses_a_non_empty_output_folder(tmp_path):

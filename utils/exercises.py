@@ -21,13 +21,14 @@ tf = LazyModule("tensorflow")  # imported at first use, after the notebook's set
 
 
 def random_episode_return(env, seed: int = 0) -> float:
-    """Notebook 00: play one episode of a Gym env with random actions; return its total reward."""
+    """Notebook 00: one episode of a Gymnasium env with random actions; return its total reward."""
     env.action_space.seed(seed)
     env.reset(seed=seed)
     total, done = 0.0, False
     while not done:
-        _, reward, done, _ = env.step(env.action_space.sample())
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
         total += reward
+        done = terminated or truncated
     return total
 
 
@@ -148,6 +149,7 @@ SOLUTIONS: dict[str, Callable] = {
 
 
 def _gym_episode(env, policy: Callable, seed: int) -> float:
+    """One episode of ``policy`` in a gym 0.23 env (notebook 01's CartPole, as suite_gym loads)."""
     observation = env.reset(seed=seed)
     total, done = 0.0, False
     while not done:
@@ -157,9 +159,9 @@ def _gym_episode(env, policy: Callable, seed: int) -> float:
 
 
 def _check_random_episode_return(func: Callable) -> str:
-    import gym
+    import gymnasium
 
-    class Recorder(gym.Wrapper):  # keeps every action the answer plays
+    class Recorder(gymnasium.Wrapper):  # keeps every action the answer plays
         def __init__(self, env):
             super().__init__(env)
             self.actions: list[int] = []
@@ -168,7 +170,7 @@ def _check_random_episode_return(func: Callable) -> str:
             self.actions.append(int(action))
             return self.env.step(action)
 
-    env = Recorder(gym.make("CartPole-v1"))
+    env = Recorder(gymnasium.make("CartPole-v1"))
     returns = [float(func(env, seed=s)) for s in range(20)]
     if not all(8 <= r <= 500 for r in returns):
         raise AssertionError(f"CartPole-v1 returns lie between 8 and 500; got {returns}.")
@@ -448,13 +450,13 @@ def _bootstrap_mistake(func: Callable) -> str | None:
 def _train_with_bootstrapped_returns(func: Callable):
     """Train notebook 08's actor-critic with ``func`` for the returns; return its history and
     how many training episodes the time limit cut off (they bootstrap with 1 / (1 - gamma))."""
-    import gym
+    import gymnasium
     import tensorflow as tf
 
     from utils.agents import actor_critic
 
     settings = actor_critic.ActorCriticSettings(max_episodes=BOOTSTRAP_MAX_EPISODES)
-    time_limit = gym.spec(settings.env_name).max_episode_steps  # 500 on CartPole-v1
+    time_limit = gymnasium.spec(settings.env_name).max_episode_steps  # 500 on CartPole-v1
     cut_off = []
 
     def returns_fn(rewards, gamma):
@@ -639,7 +641,7 @@ def _ac_pieces():
 
     model = actor_critic.build_model(hidden_units=8)
     optimizer = tf.keras.optimizers.Adam()
-    return model, optimizer, envs.make_gym_env("CartPole-v1", seed=0), np.random.default_rng(0)
+    return model, optimizer, envs.make_env("CartPole-v1", seed=0), np.random.default_rng(0)
 
 
 def _check_one_draw_ahead(func: Callable) -> str:

@@ -121,20 +121,21 @@ def actor_critic_loss(action_probs, values, actions, returns):
 
 
 def play_episode(env, model, rng, *, act=None):
-    """Play one episode in a Gym env, sampling each action from the actor's probabilities.
+    """Play one episode in a Gymnasium env, sampling each action from the actor's probabilities.
 
     Returns (observations, actions, rewards) as arrays. ``act`` is the compiled model call
     (``make_act(model)``), built here when omitted.
     """
     act = act or make_act(model)
-    observation, done = env.reset(), False
+    (observation, _), done = env.reset(), False
     observations, actions, rewards = [], [], []
     while not done:
         probs = act(np.asarray(observation, np.float32)[None]).numpy()[0].astype(np.float64)
         action = int(rng.choice(probs.size, p=probs / probs.sum()))  # sampled: exploration
         observations.append(observation)
         actions.append(action)
-        observation, reward, done, _ = env.step(action)
+        observation, reward, terminated, truncated, _ = env.step(action)
+        done = terminated or truncated  # the pole fell, or the clock ran out
         rewards.append(reward)
     return (
         np.asarray(observations, np.float32),
@@ -170,7 +171,7 @@ def train(
     """
     s, start, history = settings, time.perf_counter(), ActorCriticHistory(label="actor-critic")
     returns_fn, make_step = returns_fn or discounted_returns, make_step or make_train_step
-    env, rng = envs.make_gym_env(s.env_name, seed=seed), np.random.default_rng(seed)
+    env, rng = envs.make_env(s.env_name, seed=seed), np.random.default_rng(seed)
     act = make_act(model)  # the actor's probabilities, compiled
     optimizer = tf.keras.optimizers.Adam(learning_rate=s.learning_rate)
     train_step = make_step(model, optimizer)
@@ -325,13 +326,13 @@ def record_model_episode(
     max_steps=1000,
     trace: dict | None = None,
 ) -> tuple[list[np.ndarray], float]:
-    """Play one episode of the model in a Gym env and return its rendered frames and return.
+    """Play one episode of the model in a Gymnasium env and return its frames and its return.
 
     ``greedy`` picks the most likely action; otherwise actions are sampled as in training.
     A ``trace`` dict receives the actions taken (``"actions"``, an array) and why the episode
     ended (``"end"``, from :func:`why_episode_ended`).
     """
-    env = envs.make_gym_env(env_name, seed=seed)
+    env = envs.make_env(env_name, seed=seed, render_mode="rgb_array")
     act = make_act(model)
     rng = np.random.default_rng(seed)
     taken: list[int] = []
@@ -356,7 +357,7 @@ def record_model_episode(
 
 
 def why_episode_ended(env, steps: int) -> str:
-    """Why a CartPole episode of ``steps`` steps stopped, read from the Gym env it ended in.
+    """Why a CartPole episode of ``steps`` steps stopped, read from the env it ended in.
 
     The pole tipped too far, the cart left the track, or the time limit cut it off (the
     limits are the environment's own).
@@ -421,10 +422,11 @@ def evaluate_model(
     max_episode_return: float | None = None,
     max_steps: int = 1_000_000,
 ) -> EvalResult:
-    """Average return of the model's greedy policy, stepping several Gym envs with one call.
+    """Average return of the model's greedy policy, stepping several Gymnasium envs with one call.
 
-    ``env_name`` is a Gym id or a function returning a Gym-style env (reset() -> observation,
-    step(a) -> (observation, reward, done, info)). ``copies`` envs (default: one per episode,
+    ``env_name`` is a Gymnasium id or a function returning a Gymnasium env (reset() ->
+    (observation, info), step(a) -> (observation, reward, terminated, truncated, info)); a
+    gym 0.23 env works too. ``copies`` envs (default: one per episode,
     at most 100) each play a fixed share of the episodes. With ``target`` and
     ``max_episode_return`` it stops once the target is out of reach (``complete=False``).
     """
@@ -433,7 +435,7 @@ def evaluate_model(
     copies = min(int(num_episodes), 100) if copies is None else int(copies)
     if copies < 1:
         raise ValueError(f"copies must be >= 1, got {copies!r}.")
-    make = (lambda: envs.make_gym_env(env_name)) if isinstance(env_name, str) else env_name
+    make = (lambda: envs.make_env(env_name)) if isinstance(env_name, str) else env_name
     act = act or make_act(model)
 
     def greedy(observations: np.ndarray) -> np.ndarray:  # the most likely action

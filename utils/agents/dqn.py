@@ -173,7 +173,7 @@ def solve_check(agent, settings: DqnSettings, history, start: float, *, seed=0, 
     """
     quick = (quick_check or greedy_check)(agent, settings, settings.eval_episodes, 1000 * seed + 1)
     full = greedy_check(agent, settings, settings.solve_episodes, seed=1000 * seed + 500)
-    starts = envs.start_observations(settings.env_name)
+    starts = envs.start_observations(settings.env_name, library="gym")  # suite_gym's
 
     def probe_then_check():
         history.eval_epsilons.append(float(agent.collect_policy._get_epsilon()))  # the schedule

@@ -2,13 +2,13 @@
 
 Taught in notebook 07, and run from the shell by ``scripts/train_dqn.py``. It does what
 TF-Agents did for us in notebook 03 (``utils/agents/dqn.py``), with the same ideas and the same
-settings (``COURSE``), and no TF-Agents at all: Gym environments are stepped directly.
+settings (``COURSE``), and no TF-Agents at all: Gymnasium environments are stepped directly.
 
-Gym 0.23 reports a single ``done`` flag for two different events: the pole fell (a true
-*termination*: nothing follows) or the 500-step clock ran out (a *truncation*: the episode was
-cut off, the state still has a future). Its ``TimeLimit`` wrapper marks the second with
-``info["TimeLimit.truncated"]``; :func:`split_done` separates the two, and only terminations
-stop the TD target from bootstrapping.
+Gymnasium's ``step`` reports the two ways an episode ends apart: the pole fell (``terminated``:
+nothing follows) or the 500-step clock ran out (``truncated``: the episode was cut off, the
+state still has a future). Only terminations stop the TD target from bootstrapping; old Gym's
+single ``done`` flag (``terminated or truncated``) as the mask is the classic bug, which
+``ScratchSettings(time_limit_truncates=False)`` reproduces.
 """
 
 from __future__ import annotations
@@ -37,12 +37,6 @@ tf = LazyModule("tensorflow")  # imported at first use, after the notebook's set
 
 # BEGIN generated from notebooks/07_dqn_from_scratch.ipynb, its cells marked #@save.
 # Edit those cells, not this block, then run `make export`.
-
-
-def split_done(done, info):
-    """Gym 0.23's ``done`` split into ``(terminated, truncated)`` using its TimeLimit flag."""
-    truncated = bool(done and info.get("TimeLimit.truncated", False))
-    return bool(done and not truncated), truncated
 
 
 class RingBuffer:
@@ -254,20 +248,20 @@ class DQNAgent(DQNLearner):
 
 
 class Collector:
-    """Plays ε-greedy steps in one Gym environment and stores each transition in a buffer."""
+    """Plays ε-greedy steps in one Gymnasium environment and stores each transition in a buffer."""
 
-    def __init__(self, env, agent, buffer, history, *, seed=0, split_fn=split_done):
+    def __init__(self, env, agent, buffer, history, *, seed=0):
         self.env, self.agent, self.buffer, self.history = env, agent, buffer, history
-        self.split_fn = split_fn  # done -> (terminated, truncated)
         self.rng = np.random.default_rng(seed)  # ε-greedy's coin flips and random actions
-        self.observation, self.episode_return, self.env_steps = env.reset(seed=seed), 0.0, 0
+        self.observation, _ = env.reset(seed=seed)  # Gymnasium: (observation, info)
+        self.episode_return, self.env_steps = 0.0, 0
 
     def run(self, steps, epsilon):
         """Play ``steps`` environment steps, each action ε-greedy."""
         for _ in range(steps):
             action = self.agent.act(self.observation, epsilon, self.rng)
-            next_observation, reward, done, info = self.env.step(action)
-            terminated, truncated = self.split_fn(done, info)
+            next_observation, reward, terminated, truncated, _ = self.env.step(action)
+            done = terminated or truncated  # the episode is over (old Gym's one flag)
             if not self.agent.settings.time_limit_truncates:
                 terminated = done  # the classic bug: the clock counts as a termination
             self.buffer.add(self.observation, action, reward, next_observation, terminated)
@@ -278,21 +272,19 @@ class Collector:
                 self.history.episode_returns.append(self.episode_return)
                 self.history.episode_end_steps.append(self.env_steps)
                 self.history.episode_truncated.append(truncated)
-                self.observation, self.episode_return = self.env.reset(), 0.0
+                (self.observation, _), self.episode_return = self.env.reset(), 0.0
 
 
-def build_run(
-    settings, history, start, *, seed=0, target_rule=None, loss_rule=None, split_fn=split_done
-):
+def build_run(settings, history, start, *, seed=0, target_rule=None, loss_rule=None):
     """Seed everything, then build one run's agent, buffer, checks and collector, in that order."""
     s = settings
     tf.keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
-    env = envs.make_gym_env(s.env_name, seed=seed)
+    env = envs.make_env(s.env_name, seed=seed)  # Gymnasium
     size, actions = env.observation_space.shape[0], env.action_space.n
     agent = DQNAgent(s, size, actions, target_rule or s.target_rule(), loss_rule)
     buffer = ReplayBuffer(s.replay_capacity, (size,), seed=seed)
     check = greedy_checks(agent, s, history, start, seed=seed)  # quick, then full
-    play = Collector(env, agent, buffer, history, seed=seed, split_fn=split_fn)
+    play = Collector(env, agent, buffer, history, seed=seed)
     return agent, buffer, check, play
 
 
@@ -429,11 +421,12 @@ COURSE = ScratchSettings()
 
 
 def settings_for(env_name: str, **changes) -> ScratchSettings:
-    """``COURSE`` adapted to ``env_name``: its solve threshold, step limit and scaling."""
-    import gym
+    """``COURSE`` adapted to ``env_name`` (a Gymnasium id): its solve threshold, step limit and
+    scaling."""
+    import gymnasium
 
-    envs.make_gym_env(env_name).close()  # a clear error for unknown ids and unsuitable spaces
-    spec = gym.spec(env_name)
+    envs.make_env(env_name).close()  # a clear error for unknown ids and unsuitable spaces
+    spec = gymnasium.spec(env_name)
     cartpole = env_name.startswith("CartPole")
     adapted = {
         "env_name": env_name,
@@ -467,7 +460,7 @@ def greedy_checks(
     """The quick check after each iteration and the full one when it passes (a ``SolveCheck``).
 
     Call it as ``check(env_steps, epsilon)``. Before each quick check it records ε and the
-    value the network gives fixed start states. Both checks play the greedy policy on Gym
+    value the network gives fixed start states. Both checks play the greedy policy on Gymnasium
     environments stepped together, one per episode, each check with its own seeds.
     """
     s = settings

@@ -1,20 +1,45 @@
-"""Gym environments: loading them (plain or through TF-Agents) with clear errors, batching,
-rendering frames, and playing one episode on camera.
+"""Environments: Gymnasium's for the course's own trainers, gym 0.23's for TF-Agents.
 
-Taught in notebook 01 (loading, specs, frames); ``record_episode`` in notebook 03. The
-submodules hold the other environments of the course: ``gridworld`` (notebook 06),
-``tf_cartpole`` (notebook 09) and the recording wrappers of ``recording`` (notebook 05).
+Two libraries, for one reason. Gymnasium 1.x is today's API, the one to learn:
+``reset(seed=...)`` returns ``(observation, info)`` and ``step`` returns
+``(observation, reward, terminated, truncated, info)``, with the end of an episode split into
+its two causes. The loops written by hand (notebook 00's first loop, the agents of notebooks
+07 and 08, ``scripts/train_dqn.py``) and the checks of ``utils.rl.training.gym_checks`` use
+it, through :func:`make_env`.
+TF-Agents 0.19 loads environments with ``suite_gym``, which needs gym, the library Gymnasium
+grew out of, at version 0.23 (one ``done`` flag, ``reset()`` returning the observation alone):
+:func:`load_env` and :func:`make_gym_env` are that side. Both libraries simulate CartPole,
+Acrobot, MountainCar and Pendulum with the same equations and the same seeded start states.
+
+Taught in notebook 01 (loading, specs, frames); ``make_env`` in notebook 07;
+``record_episode`` in notebook 03. The submodules hold the other environments of the course:
+``gridworld`` (notebook 06), ``gymnasium_env`` (notebook 06: a Gymnasium environment as a
+TF-Agents one), ``tf_cartpole`` (notebook 09) and the recording wrappers of ``recording``
+(notebook 05).
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
+import re
 
 import numpy as np
 
 
+def _library_label(library: str) -> str:
+    """How messages name a library, with the version installed: 'gym 0.23.0', 'Gymnasium 1.3.0'."""
+    import importlib.metadata
+
+    dist, label = ("gymnasium", "Gymnasium") if library == "gymnasium" else ("gym", "gym")
+    try:
+        return f"{label} {importlib.metadata.version(dist)}"
+    except importlib.metadata.PackageNotFoundError:
+        return label
+
+
 def registered_env_ids() -> list[str]:
-    """Ids of every environment registered with Gym."""
+    """Ids of every environment registered with gym (0.23), the library ``suite_gym`` loads."""
     import gym
 
     registry = gym.envs.registration.registry
@@ -22,37 +47,129 @@ def registered_env_ids() -> list[str]:
     return sorted(specs.keys())
 
 
-def check_env_name(name: str) -> None:
-    """Raise a ValueError naming close matches when ``name`` is not a registered Gym id."""
+def gymnasium_env_ids() -> list[str]:
+    """Ids of every environment registered with Gymnasium, the library :func:`make_env` uses."""
+    import gymnasium
+
+    return sorted(gymnasium.registry.keys())
+
+
+_ID = re.compile(r"^(?:(?P<namespace>[\w:.-]+)/)?(?P<name>[\w:.-]+?)(?:-v(?P<version>\d+))?$")
+
+
+def _family(env_id: str) -> tuple[str | None, str]:
+    """``(namespace, name)`` of an id: ``LunarLander-v3`` -> ``(None, 'LunarLander')``."""
+    match = _ID.match(env_id)
+    return (match["namespace"], match["name"]) if match else (None, env_id)
+
+
+def _version(env_id: str) -> int:
+    match = _ID.match(env_id)
+    return int(match["version"]) if match and match["version"] else -1
+
+
+def _newest_relative(env_id: str, ids: list[str]) -> str | None:
+    """The newest id in ``ids`` of the same environment as ``env_id`` (any version), or None."""
+    relatives = [i for i in ids if _family(i) == _family(env_id)]
+    return max(relatives, key=_version) if relatives else None
+
+
+def check_env_name(name: str, *, library: str = "gym", call: str | None = None) -> None:
+    """Raise a ValueError naming close matches when ``name`` is not a registered id.
+
+    ``library`` is ``"gym"`` (gym 0.23, what :func:`load_env` and :func:`make_gym_env` load)
+    or ``"gymnasium"`` (what :func:`make_env` makes). An id that only the other library has
+    gets one line saying where it exists and what to call instead (e.g. ``LunarLander-v2`` is
+    gym's; Gymnasium's is ``LunarLander-v3``). ``call``: the function the learner called
+    (default ``make_env`` for Gymnasium, ``load_env`` for gym), named in that line.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(
             f"Environment name must be a non-empty string like 'CartPole-v1'; got {name!r}."
         )
-    ids = registered_env_ids()
-    if name not in ids:
-        close = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    if library not in ("gym", "gymnasium"):
+        raise ValueError(f"library must be 'gym' or 'gymnasium', got {library!r}.")
+    other = "gym" if library == "gymnasium" else "gymnasium"
+    listing = {"gym": registered_env_ids, "gymnasium": gymnasium_env_ids}
+    ids = listing[library]()
+    if name in ids:
+        return
+    if name in listing[other]():
+        call = call or ("make_env" if library == "gymnasium" else "load_env")
+        other_call = "load_env" if library == "gymnasium" else "make_env"
+        here, there = _library_label(library), _library_label(other)
+        relative = _newest_relative(name, ids)
+        other_way = f"envs.{other_call}({name!r}) loads {there}'s"
+        if relative is None:
+            raise ValueError(f"{name!r} is a {there} id; {here} has no version of it: {other_way}.")
         raise ValueError(
-            f"Unknown environment {name!r}.{hint} Gym ids look like 'CartPole-v1'; "
-            "utils.envs.registered_env_ids() lists them all."
+            f"{name!r} is a {there} id, not a {here} one; {here.split()[0]} has {relative!r}: "
+            f"call envs.{call}({relative!r}) instead ({other_way})."
         )
+    if "/" not in name:  # namespaced ids (Gymnasium's phys2d/..., tabular/...) need more
+        ids = [i for i in ids if "/" not in i]
+    close = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"Unknown environment {name!r}.{hint} Ids look like 'CartPole-v1'; "
+        f"utils.envs.{listing[library].__name__}() lists them all."
+    )
+
+
+# The extra packages some families of environments need, found by their entry point's module:
+# (part of the module path, the module that must import, what to install).
+_EXTRAS = {
+    "gymnasium": (
+        ("gymnasium.envs.box2d", "Box2D", 'pip install swig "gymnasium[box2d]"'),
+        ("gymnasium.envs.mujoco", "mujoco", 'pip install "gymnasium[mujoco]"'),
+        ("ale_py", "ale_py", "pip install ale-py"),
+    ),
+    "gym": (
+        ("gym.envs.box2d", "Box2D", "pip install swig box2d-py==2.3.5 (gym 0.23's box2d extra)"),
+        ("gym.envs.mujoco", "mujoco_py", "pip install mujoco-py (and MuJoCo itself)"),
+        ("gym.envs.atari", "ale_py", "pip install ale-py"),
+    ),
+}
+
+
+def check_dependencies(name: str, *, library: str = "gym") -> None:
+    """Raise an ImportError, one line naming what to install, when ``name`` needs a package
+    that is missing (e.g. Box2D for LunarLander)."""
+    if library == "gymnasium":
+        import gymnasium
+
+        entry_point = gymnasium.spec(name).entry_point
+    else:
+        import gym
+
+        entry_point = gym.spec(name).entry_point
+    if not isinstance(entry_point, str):
+        return
+    for module_path, module, install in _EXTRAS[library]:
+        if entry_point.startswith(module_path) and importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"{name} ({_library_label(library)}) needs the package {module}, which is not "
+                f"installed: {install}"
+            )
 
 
 def load_env(name: str, *, max_episode_steps: int | None = None, **kwargs):
-    """Load a Gym environment as a TF-Agents ``PyEnvironment`` whose time limit is a truncation.
+    """Load a gym 0.23 environment as a TF-Agents ``PyEnvironment`` whose time limit truncates.
 
-    Like ``suite_gym.load(name)``, with two differences: a wrong id gives an error naming close
-    matches, and gym's own ``TimeLimit`` wrapper is removed so that TF-Agents' ``TimeLimit``
-    ends the episode instead. gym 0.23 reports its time limit as ``done``, which TF-Agents
-    turns into a termination (discount 0); TF-Agents' wrapper keeps the discount at 1, so an
-    agent still values the future of a state that was only cut off by the clock.
-    ``max_episode_steps`` defaults to the registered limit; other keyword arguments go to
-    ``suite_gym.wrap_env``.
+    Like ``suite_gym.load(name)``, with three differences: a wrong id gives an error naming
+    close matches (or the Gymnasium id's gym counterpart), a missing extra package (Box2D, ...)
+    gives one line naming what to install, and gym's own ``TimeLimit`` wrapper is removed so
+    that TF-Agents' ``TimeLimit`` ends the episode instead. gym 0.23 reports its time limit as
+    ``done``, which TF-Agents turns into a termination (discount 0); TF-Agents' wrapper keeps
+    the discount at 1, so an agent still values the future of a state that was only cut off by
+    the clock. ``max_episode_steps`` defaults to the registered limit; other keyword arguments
+    go to ``suite_gym.wrap_env``.
     """
     import gym
     from tf_agents.environments import suite_gym
 
     check_env_name(name)
+    check_dependencies(name)
     spec = gym.spec(name)
     gym_env = spec.make()
     while isinstance(gym_env, gym.wrappers.TimeLimit):
@@ -94,39 +211,104 @@ def check_action_spec(agent_name: str, action_spec) -> None:
         )
 
 
-def make_gym_env(name: str, seed: int | None = None, *, discrete: bool = True):
-    """A plain Gym environment (with its registered time limit), seeded when ``seed`` is given.
-
-    With ``discrete`` (the default) it must have discrete actions and vector observations,
-    what the course's DQN and actor-critic trainers need; a clear error says otherwise.
-    """
-    import gym
-
-    check_env_name(name)
-    env = gym.make(name)
-    if discrete and not isinstance(env.action_space, gym.spaces.Discrete):
+def _check_spaces(name: str, env, discrete_type) -> None:
+    """What the course's DQN and actor-critic trainers need: discrete actions, vector inputs."""
+    if not isinstance(env.action_space, discrete_type):
         raise ValueError(
             f"{name} has {type(env.action_space).__name__} actions ({env.action_space}); this "
             "trainer needs a discrete action space (e.g. CartPole-v1, Acrobot-v1, "
             f"MountainCar-v0); {CONTINUOUS_HINT}."
         )
     shape = env.observation_space.shape
-    if discrete and (shape is None or len(shape) != 1):
+    if shape is None or len(shape) != 1:
         raise ValueError(f"{name} has observations of shape {shape}; this trainer needs vectors.")
+
+
+def make_env(
+    name: str,
+    seed: int | None = None,
+    *,
+    discrete: bool = True,
+    render_mode: str | None = None,
+):
+    """A Gymnasium environment (with its registered time limit), seeded when ``seed`` is given.
+
+    Gymnasium's API: ``reset(seed=...)`` returns ``(observation, info)``, ``step(action)``
+    returns ``(observation, reward, terminated, truncated, info)``. With ``seed``, the first
+    ``reset`` is already done (the next ``reset()`` goes on from that seed) and the action
+    space is seeded too. ``render_mode="rgb_array"`` makes ``render()`` return frames (for
+    :func:`record_episode`). With ``discrete`` (the default) it must have discrete actions and
+    vector observations, what the course's DQN and actor-critic trainers need; a clear error
+    says otherwise. Taught in notebook 07.
+    """
+    import gymnasium
+
+    check_env_name(name, library="gymnasium")
+    check_dependencies(name, library="gymnasium")
+    env = gymnasium.make(name, render_mode=render_mode)
+    return _checked_and_seeded(name, env, gymnasium.spaces.Discrete if discrete else None, seed)
+
+
+def make_gym_env(name: str, seed: int | None = None, *, discrete: bool = True):
+    """A gym 0.23 environment (old API: ``reset`` returns the observation, ``step`` one ``done``).
+
+    For code that steps the gym environments TF-Agents loads; new code uses :func:`make_env`
+    (Gymnasium). Seeded, and checked with ``discrete``, like :func:`make_env`.
+    """
+    import gym
+
+    check_env_name(name, call="make_gym_env")
+    check_dependencies(name)
+    env = gym.make(name)
+    return _checked_and_seeded(name, env, gym.spaces.Discrete if discrete else None, seed)
+
+
+def _checked_and_seeded(name: str, env, discrete_type, seed: int | None):
+    """``env`` after :func:`_check_spaces` (unless ``discrete_type`` is None) and, with a
+    ``seed``, its first reset and the seeding of its action space."""
+    if discrete_type is not None:
+        _check_spaces(name, env, discrete_type)
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)
     return env
 
 
-def start_observations(name: str, count: int = 20, first_seed: int = 10_000) -> np.ndarray:
+def reset_env(env, seed: int | None = None) -> np.ndarray:
+    """Reset a Gymnasium or gym 0.23 environment; return the first observation alone."""
+    result = env.reset() if seed is None else env.reset(seed=seed)
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+        return result[0]  # Gymnasium: (observation, info)
+    return result
+
+
+def step_env(env, action) -> tuple[np.ndarray, float, bool, bool]:
+    """One step of a Gymnasium or gym 0.23 environment: ``(observation, reward, terminated,
+    truncated)``. gym's ``done`` is split with its ``info["TimeLimit.truncated"]`` note."""
+    result = env.step(action)
+    if len(result) == 5:  # Gymnasium
+        observation, reward, terminated, truncated, _ = result
+        return observation, float(reward), bool(terminated), bool(truncated)
+    observation, reward, done, info = result
+    truncated = bool(done and info.get("TimeLimit.truncated", False))
+    return observation, float(reward), bool(done and not truncated), truncated
+
+
+def start_observations(
+    name: str, count: int = 20, first_seed: int = 10_000, *, library: str = "gymnasium"
+) -> np.ndarray:
     """``count`` first observations of ``name``, reset with seeds ``first_seed``, ``+1``, ...
 
     The same states every time: a trainer evaluates its value estimates on them as it learns.
+    ``library="gym"`` takes them from gym 0.23 (for environments registered only there, such
+    as notebook 06's grid world, and for the TF-Agents trainers that load gym's).
     """
-    env = make_gym_env(name)
+    if library not in ("gymnasium", "gym"):
+        raise ValueError(f"library must be 'gymnasium' or 'gym', not {library!r}.")
+    env = make_env(name) if library == "gymnasium" else make_gym_env(name)
     try:
-        return np.stack([env.reset(seed=first_seed + i) for i in range(count)]).astype(np.float32)
+        starts = [reset_env(env, seed=first_seed + i) for i in range(count)]
+        return np.stack(starts).astype(np.float32)
     finally:
         env.close()
 
@@ -146,10 +328,30 @@ def batched_env(name: str, copies: int, seed: int = 0):
     return batched_py_environment.BatchedPyEnvironment(envs, multithreading=False)
 
 
+def _is_gymnasium(env) -> bool:
+    try:
+        import gymnasium
+    except ImportError:
+        return False
+    return isinstance(env, gymnasium.Env)
+
+
 def render_frame(env) -> np.ndarray:
-    """One RGB frame (height x width x 3, uint8) from a Gym, Python or TF environment."""
-    is_gym = hasattr(env, "action_space") and not hasattr(env, "time_step_spec")
-    frame = env.render(mode="rgb_array") if is_gym else env.render()
+    """One RGB frame (height x width x 3, uint8) from a Gymnasium, gym, Python or TF environment.
+
+    A Gymnasium environment draws frames only when made with ``render_mode="rgb_array"``.
+    """
+    if _is_gymnasium(env):
+        if env.render_mode != "rgb_array":
+            raise RuntimeError(
+                f"This Gymnasium environment was made with render_mode={env.render_mode!r}; "
+                "make it with render_mode='rgb_array' (e.g. envs.make_env(name, "
+                "render_mode='rgb_array')) to get frames."
+            )
+        frame = env.render()
+    else:
+        is_gym = hasattr(env, "action_space") and not hasattr(env, "time_step_spec")
+        frame = env.render(mode="rgb_array") if is_gym else env.render()
     if frame is None:
         raise RuntimeError(
             "The environment returned no frame. Reset it first, and call runtime.setup() "
@@ -180,9 +382,10 @@ def record_episode(env, policy, *, seed: int | None = None, max_steps: int = 10_
     """Play one episode and return its RGB frames (first one before any step) and its return.
 
     ``env`` is a TF-Agents Python environment with a TF-Agents policy (a TF policy is
-    compiled once), or a Gym environment with a function from one observation to one action.
-    ``seed`` resets a Gym environment with that seed. Call ``runtime.setup()`` first, so that
-    frames can be rendered headless.
+    compiled once), or a Gymnasium environment made with ``render_mode="rgb_array"`` (or a
+    gym 0.23 one) with a function from one observation to one action; it plays until the
+    episode terminates or is truncated. ``seed`` resets a Gymnasium or gym environment with
+    that seed. Call ``runtime.setup()`` first, so that frames can be rendered headless.
     """
     if hasattr(env, "time_step_spec"):  # TF-Agents
         from tf_agents.policies import py_tf_eager_policy, tf_policy
@@ -196,12 +399,12 @@ def record_episode(env, policy, *, seed: int | None = None, max_steps: int = 10_
             return time_step, float(np.asarray(time_step.reward)), bool(time_step.is_last())
 
         done = bool(state.is_last())
-    else:  # Gym: reset() -> observation, step(action) -> (observation, reward, done, info)
-        state = env.reset() if seed is None else env.reset(seed=seed)
+    else:  # Gymnasium (or gym): a function from one observation to one action
+        state = reset_env(env, seed)
 
         def step(observation):
-            observation, reward, finished, _ = env.step(policy(observation))
-            return observation, float(reward), bool(finished)
+            observation, reward, terminated, truncated = step_env(env, policy(observation))
+            return observation, reward, terminated or truncated  # the episode is over
 
         done = False
     frames = [render_frame(env)]

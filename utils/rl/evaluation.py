@@ -4,9 +4,9 @@ Taught in notebook 01 (the random-policy baseline) and used by every notebook af
 Works with a single environment or a batch of them (``BatchedPyEnvironment``,
 ``TFPyEnvironment`` with ``batch_size > 1``): each copy of the environment runs a fixed
 share of the episodes, so the average is not biased towards short episodes.
-:func:`evaluate_gym` does the same for plain Gym environments stepped together, with any
-function from observations to actions; :func:`policy_actions` turns a TF-Agents policy into
-such a function.
+:func:`evaluate_gym` does the same for Gymnasium environments (or gym 0.23 ones) stepped
+together, with any function from observations to actions; :func:`policy_actions` turns a
+TF-Agents policy into such a function.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from utils.envs import reset_env, step_env
 
 
 @dataclass
@@ -93,7 +95,10 @@ def _make_step(env, policy):
 
     hint = ""
     if hasattr(env, "observation_space"):
-        hint = " It looks like a Gym environment: load it with suite_gym.load(name) instead."
+        hint = (
+            " It looks like a Gymnasium (or gym) environment: evaluate it with evaluate_gym, or "
+            "load it for TF-Agents with envs.load_env(name)."
+        )
     raise TypeError(
         f"env must be a TF-Agents PyEnvironment or TFEnvironment, got {type(env).__name__}.{hint}"
     )
@@ -156,7 +161,7 @@ def evaluate(
 
 
 def _gym_action(action):
-    """One action as Gym expects it: a plain int for a discrete action, else the array."""
+    """One action as Gymnasium expects it: a plain int for a discrete action, else the array."""
     action = np.asarray(action)
     if action.ndim == 0 and np.issubdtype(action.dtype, np.integer):
         return int(action)
@@ -173,11 +178,13 @@ def evaluate_gym(
     seed: int | None = None,
     max_steps: int = 1_000_000,
 ) -> EvalResult:
-    """Like :func:`evaluate`, for Gym-style envs stepped together and a plain policy function.
+    """Like :func:`evaluate`, for Gymnasium envs stepped together and a plain policy function.
 
     ``actions`` maps a batch of observations to a batch of actions (one call per step for all
-    envs still playing). Each env plays a fixed share of the episodes; with ``seed`` env ``i``
-    is first reset with ``seed + i``. Early stopping works as in :func:`evaluate`.
+    envs still playing). An episode ends when it terminates or is truncated. Each env plays a
+    fixed share of the episodes; with ``seed`` env ``i`` is first reset with ``seed + i``.
+    Early stopping works as in :func:`evaluate`. gym 0.23 envs (the old API, one ``done``
+    flag) work too.
     """
     _check_request(num_episodes, target, max_episode_return)
     if not envs:
@@ -186,7 +193,7 @@ def evaluate_gym(
     finished = np.zeros(len(envs), dtype=int)
     running = np.zeros(len(envs))
     observations = [
-        np.asarray(env.reset() if seed is None else env.reset(seed=seed + i), np.float32)
+        np.asarray(reset_env(env, None if seed is None else seed + i), np.float32)
         for i, env in enumerate(envs)
     ]
     returns: list[float] = []
@@ -196,13 +203,13 @@ def evaluate_gym(
             break
         chosen = actions(np.stack([observations[i] for i in active]))
         for i, action in zip(active, chosen, strict=True):
-            observation, reward, done, _ = envs[i].step(_gym_action(action))
+            observation, reward, terminated, truncated = step_env(envs[i], _gym_action(action))
             running[i] += reward
-            if done:
+            if terminated or truncated:  # the episode is over, whichever way it ended
                 returns.append(float(running[i]))
                 finished[i] += 1
                 running[i] = 0.0
-                observation = envs[i].reset()
+                observation = reset_env(envs[i])
             observations[i] = np.asarray(observation, np.float32)
         if _out_of_reach(returns, num_episodes, target, max_episode_return):
             return EvalResult(float(np.mean(returns)), returns, len(returns), complete=False)

@@ -119,7 +119,7 @@ class Settings:
 class TrainerSettings(Settings):
     """What every trainer's settings share: the environment and the rule for "solved"."""
 
-    env_name: str = "CartPole-v1"  # a registered Gym id
+    env_name: str = "CartPole-v1"  # a registered environment id
     # Quick checks every `eval_interval` iterations of the trainer's loop (for actor-critic an
     # iteration is one episode); each plays `eval_episodes` greedy episodes, and only when
     # their mean reaches `target_return` does the full check play `solve_episodes` more.
@@ -235,7 +235,7 @@ class QHistory(History):
 def gym_checks(
     settings: TrainerSettings, actions: Callable, *, seed: int = 0, discrete: bool = True
 ) -> tuple[Callable[[], EvalResult], Callable[[], EvalResult]]:
-    """The quick and the full check for :class:`SolveCheck`, on plain Gym environments.
+    """The quick and the full check for :class:`SolveCheck`, on Gymnasium environments.
 
     Returns ``(quick, full)``, two functions of no arguments. Each plays the greedy
     ``actions`` (a batch of observations to a batch of actions) on environments of its own, one
@@ -245,7 +245,7 @@ def gym_checks(
 
     def environments(count: int, first_seed: int) -> list:
         return [
-            envs.make_gym_env(settings.env_name, seed=first_seed + i, discrete=discrete)
+            envs.make_env(settings.env_name, seed=first_seed + i, discrete=discrete)
             for i in range(count)
         ]
 
