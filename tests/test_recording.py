@@ -268,3 +268,76 @@ def test_cartpole_headless_with_a_random_policy(tmp_path):
     assert fps_of(path) == pytest.approx(50)
     assert frames_in(path) == stats.length_queue[0] + 1
     assert stats.return_queue[0] == stats.length_queue[0]  # CartPole pays 1 per step
+
+
+# --- Gymnasium's own wrappers ----------------------------------------------------------
+
+
+def _versions(monkeypatch, **versions):
+    from importlib import metadata
+
+    def version(name):
+        if versions.get(name) is None:
+            raise metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    monkeypatch.setattr(metadata, "version", version)
+
+
+def test_moviepy_problem_names_decorator_5(monkeypatch):
+    _versions(monkeypatch, moviepy="1.0.3", decorator="5.3.1")
+    problem = recording.moviepy_problem()
+    assert "decorator 5.3.1" in problem and "pip install 'decorator<5'" in problem
+    assert "\n" not in problem
+
+
+def test_moviepy_problem_none_when_the_frame_rate_survives(monkeypatch):
+    _versions(monkeypatch, moviepy="1.0.3", decorator="4.4.2")
+    assert recording.moviepy_problem() is None
+    _versions(monkeypatch, moviepy="2.2.1", decorator="5.3.1")  # moviepy 2 has no decorator
+    assert recording.moviepy_problem() is None
+
+
+def test_moviepy_problem_names_a_missing_moviepy(monkeypatch):
+    _versions(monkeypatch, decorator="4.4.2")
+    assert "moviepy is not installed" in recording.moviepy_problem()
+
+
+def test_gymnasium_recorders_stop_before_the_episode_when_moviepy_would_fail(monkeypatch, tmp_path):
+    import gymnasium
+
+    _versions(monkeypatch, moviepy="1.0.3", decorator="5.0.0")
+    env = gymnasium.make("CartPole-v1", render_mode="rgb_array")
+    with pytest.raises(RuntimeError, match="decorator<5"):
+        recording.gymnasium_recorders(env, tmp_path)
+    env.close()
+
+
+def test_gymnasium_recorders_need_frames(tmp_path):
+    import gymnasium
+
+    env = gymnasium.make("CartPole-v1")
+    with pytest.raises(ValueError, match="render_mode='rgb_array'"):
+        recording.gymnasium_recorders(env, tmp_path)
+    env.close()
+
+
+def test_gymnasium_recorders_write_videos_at_the_environments_frame_rate(tmp_path):
+    import gymnasium
+
+    base = gymnasium.make("CartPole-v1", render_mode="rgb_array")
+    base.unwrapped.metadata = {**base.unwrapped.metadata, "render_fps": None}  # declared, empty
+    env = recording.gymnasium_recorders(base, tmp_path, name_prefix="eval", buffer_length=2)
+    env.action_space.seed(0)
+    for episode in range(3):
+        env.reset(seed=episode)
+        over = False
+        while not over:
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            over = terminated or truncated
+    env.close()
+    assert len(env.return_queue) == 2 and list(env.return_queue) == list(env.length_queue)
+    paths = sorted(tmp_path.glob("eval-episode-*.mp4"))
+    assert [p.name for p in paths] == [f"eval-episode-{i}.mp4" for i in range(3)]
+    fps = imageio.get_reader(paths[0], format="FFMPEG").get_meta_data()["fps"]
+    assert fps == video.DEFAULT_FPS  # render_fps None: the default, not None

@@ -343,3 +343,83 @@ class RecordVideo(_EpisodeWrapper):
         """Write an unfinished recorded episode (if it took a step), then close the environment."""
         self._flush()
         self._env.close()
+
+
+# ----------------------------------------------------------------------------- Gymnasium's own
+
+
+def _major(version: str) -> int:
+    match = re.match(r"\d+", version)
+    return int(match.group(0)) if match else 0
+
+
+def moviepy_problem() -> str | None:
+    """Why Gymnasium's ``RecordVideo`` cannot write its videos in this Python, or None.
+
+    ``RecordVideo`` hands its frames and frame rate to moviepy. moviepy 1.x builds
+    ``write_videofile`` with the ``decorator`` package: its ``use_clip_fps_by_default`` replaces
+    the default ``fps=None`` by the clip's frame rate, which it only sees while ``decorator``
+    4 passes the defaults along. ``decorator`` 5 no longer does, so the writer formats
+    ``None`` as a number: ``TypeError: must be real number, not NoneType``, after the whole
+    episode was played.
+    """
+    from importlib import metadata
+
+    try:
+        moviepy = metadata.version("moviepy")
+    except metadata.PackageNotFoundError:
+        return (
+            "moviepy is not installed, and Gymnasium's RecordVideo writes with it: "
+            "pip install moviepy==1.0.3 'decorator<5'"
+        )
+    try:
+        decorator = metadata.version("decorator")
+    except metadata.PackageNotFoundError:
+        decorator = "0"
+    if _major(moviepy) == 1 and _major(decorator) >= 5:
+        return (
+            f"moviepy {moviepy} with decorator {decorator} loses the frame rate on the way to "
+            "its writer (TypeError: must be real number, not NoneType): "
+            "pip install 'decorator<5'"
+        )
+    return None
+
+
+def gymnasium_recorders(
+    env: Any,
+    video_folder: str | Path,
+    *,
+    episode_trigger: Callable[[int], bool] = every_episode,
+    name_prefix: str = "rl-video",
+    buffer_length: int = 100,
+    fps: float | None = None,
+):
+    """Gymnasium's own ``RecordVideo`` inside its ``RecordEpisodeStatistics``, for a Gymnasium
+    environment made with ``render_mode="rgb_array"``.
+
+    The frame rate is passed explicitly (``fps``, else :func:`env_fps`, never ``None``), and
+    :func:`moviepy_problem` is checked before the first episode rather than after it.
+    """
+    from gymnasium.wrappers import RecordEpisodeStatistics as GymnasiumStatistics
+    from gymnasium.wrappers import RecordVideo as GymnasiumVideo
+
+    problem = moviepy_problem()
+    if problem:
+        raise RuntimeError(problem)
+    if getattr(env, "render_mode", None) != "rgb_array":
+        raise ValueError(
+            "RecordVideo needs frames: make the environment with "
+            "gymnasium.make(name, render_mode='rgb_array')."
+        )
+    fps = env_fps(env) if fps is None else fps
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
+        raise ValueError(f"fps must be a positive number, or None to use the env's; got {fps!r}.")
+    env = GymnasiumVideo(
+        env,
+        video_folder=str(video_folder),
+        episode_trigger=episode_trigger,
+        name_prefix=name_prefix,
+        fps=fps,
+        disable_logger=True,
+    )
+    return GymnasiumStatistics(env, buffer_length=buffer_length)
