@@ -18,6 +18,7 @@ an address that does not parse or a port already in use ends it at once with one
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -153,4 +154,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code:
+        # A failed role ends with its one line: skip the interpreter's teardown, during which
+        # gRPC's pollers may log their own shutdown on stderr.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
