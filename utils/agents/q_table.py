@@ -131,7 +131,7 @@ class BinnedCartPole:
     """CartPole-v1 for a table: each of its four numbers cut into `bins` intervals."""
 
     def __init__(self, bins, seed=0):
-        self.env = envs.make_gym_env("CartPole-v1", seed=seed)
+        self.env = envs.make_env("CartPole-v1", seed=seed)  # Gymnasium (notebook 00)
         self.edges = [np.linspace(-x, x, bins + 1)[1:-1] for x in CARTPOLE_OBSERVATION_SCALE]
         self.num_actions = 2
 
@@ -141,12 +141,12 @@ class BinnedCartPole:
         return tuple(int(np.digitize(x, edges)) for x, edges in pairs)
 
     def reset(self):
-        return self.state(self.env.reset())
+        observation, _ = self.env.reset()
+        return self.state(observation)
 
     def step(self, action):
-        observation, reward, done, info = self.env.step(action)
-        truncated = bool(info.get("TimeLimit.truncated", False))  # the 500-step limit
-        return self.state(observation), reward, done and not truncated, truncated
+        observation, reward, terminated, truncated, _ = self.env.step(action)
+        return self.state(observation), reward, terminated, truncated  # truncated: 500 steps
 
 
 # END generated from notebooks/02_q_learning.ipynb
