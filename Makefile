@@ -54,7 +54,7 @@ course: $(STAMP)  ## run every notebook headless; outputs, plots and videos go t
 	$(BIN)/python scripts/run_course.py $(NOTEBOOKS)
 
 ifeq ($(LANE),colab)
-test:  ## ruff, unit tests, notebook hygiene, every notebook under nbval (LANE=colab: notebooks)
+test:  ## ruff, unit tests, hygiene, every notebook under nbval (LANE=colab: notebooks; colab312: 00, 03)
 	scripts/setup_hosted_venv.sh $(HOSTED) $(VENV) $(PYTHON_HOSTED)
 	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 -v $(PYTEST_FLAGS)
