@@ -1,5 +1,6 @@
 """Tests for utils.envs.gridworld: specs, dynamics, rewards, rendering, registration."""
 
+import re
 from collections import deque
 
 import gym
@@ -263,7 +264,10 @@ def test_notebook_06_is_the_source_of_the_rules_and_the_environments():
         for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
         if c["cell_type"] == "code"
     ]
-    assert not any("show_source" in c for c in code)  # defined in the notebook, not shown
+    # The grid world is defined in the notebook, never shown from utils/; the only source
+    # shown is the Gymnasium adapter's, which is a library tool rather than the lesson.
+    shown = [m for c in code for m in re.findall(r"show_source\(([^)]*)\)", c)]
+    assert all(target.startswith("gymnasium_env.") for target in shown), shown
 
 
 def test_the_base_class_follows_the_rules_a_subclass_writes():
