@@ -109,6 +109,7 @@ def settings_from(args: argparse.Namespace, fields: list[str]) -> dqn_scratch.Sc
         return saved.replace(**changes)
     args.seed = 0 if args.seed is None else args.seed
     env_name = changes.pop("env_name", dqn_scratch.COURSE.env_name)
+    envs.check_env_name(env_name, library="gymnasium", instead="use --env-name {id}")
     return dqn_scratch.settings_for(env_name, **changes)
 
 

@@ -185,6 +185,12 @@ def test_a_gym_only_id_given_to_gymnasium_names_the_gymnasium_id():
         "'LunarLander-v2' is a gym 0.23" in message and "envs.make_env('LunarLander-v3')" in message
     )
     assert "envs.load_env('LunarLander-v2')" in message
+    # A program gives its own advice in place of the Python call.
+    with pytest.raises(ValueError) as raised:
+        envs.check_env_name("LunarLander-v2", library="gymnasium", instead="use --env {id}")
+    message = _one_line(raised)
+    assert message.endswith("has 'LunarLander-v3': use --env LunarLander-v3.")
+    assert "envs." not in message
 
 
 def test_a_gymnasium_only_id_given_to_load_env_names_the_gym_id():

@@ -90,7 +90,7 @@ def test_the_rule_is_written_down_where_it_is_enforced():
 def test_the_checker_catches_a_sideways_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text(
-        "def f():\n    from utils.agents.dqn_scratch import split_done\n"
+        "def f():\n    from utils.agents.dqn_scratch import make_q_network\n"
         "from utils import envs, exercises\nimport utils.rl.replay\n"
     )
     assert utils_imports(bad) == [

@@ -84,7 +84,10 @@ def test_help_defaults_are_accepted_back():
     [
         (["--env-name", "CartPol-v1"], "Did you mean 'CartPole-v1'"),
         (["--env-name", "Pendulum-v1"], "discrete action space"),
-        (["--env-name", "LunarLander-v2"], "gym 0.23.0 id, not a Gymnasium"),
+        (
+            ["--env-name", "LunarLander-v2"],
+            "Gymnasium has 'LunarLander-v3': use --env-name LunarLander-v3.",
+        ),
         (["--batch-size", "-3"], "--batch-size: must be a whole number >= 1"),
         (["--replay-capacity", "0"], "--replay-capacity: must be a whole number >= 1"),
         (["--max-env-steps", "-100"], "--max-env-steps: must be a whole number >= 1"),

@@ -74,14 +74,18 @@ def _newest_relative(env_id: str, ids: list[str]) -> str | None:
     return max(relatives, key=_version) if relatives else None
 
 
-def check_env_name(name: str, *, library: str = "gym", call: str | None = None) -> None:
+def check_env_name(
+    name: str, *, library: str = "gym", call: str | None = None, instead: str | None = None
+) -> None:
     """Raise a ValueError naming close matches when ``name`` is not a registered id.
 
     ``library`` is ``"gym"`` (gym 0.23, what :func:`load_env` and :func:`make_gym_env` load)
     or ``"gymnasium"`` (what :func:`make_env` makes). An id that only the other library has
     gets one line saying where it exists and what to call instead (e.g. ``LunarLander-v2`` is
     gym's; Gymnasium's is ``LunarLander-v3``). ``call``: the function the learner called
-    (default ``make_env`` for Gymnasium, ``load_env`` for gym), named in that line.
+    (default ``make_env`` for Gymnasium, ``load_env`` for gym), named in that line;
+    ``instead`` replaces that advice for a program, with ``{id}`` for the id to use (e.g.
+    ``"use --env-name {id}"``).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(
@@ -102,9 +106,14 @@ def check_env_name(name: str, *, library: str = "gym", call: str | None = None) 
         other_way = f"envs.{other_call}({name!r}) loads {there}'s"
         if relative is None:
             raise ValueError(f"{name!r} is a {there} id; {here} has no version of it: {other_way}.")
+        advice = (
+            instead.format(id=relative)
+            if instead
+            else f"call envs.{call}({relative!r}) instead ({other_way})"
+        )
         raise ValueError(
             f"{name!r} is a {there} id, not a {here} one; {here.split()[0]} has {relative!r}: "
-            f"call envs.{call}({relative!r}) instead ({other_way})."
+            f"{advice}."
         )
     if "/" not in name:  # namespaced ids (Gymnasium's phys2d/..., tabular/...) need more
         ids = [i for i in ids if "/" not in i]
