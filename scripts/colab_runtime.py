@@ -20,6 +20,11 @@ import re
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from utils.bootstrap import normal_name  # noqa: E402 - after the path is set
+
 # What the course touches, directly or through the notebooks' setup cell: TensorFlow and its
 # companions, the environments and their renderer, video, plots, and the notebook kernel.
 SUBSET = (
@@ -65,17 +70,13 @@ SUBSET = (
 HARNESS = {"nbval": "0.11.0", "pytest": "9.2.0"}
 
 
-def normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def read_freeze(text: str) -> dict[str, tuple[str, str]]:
     """``name==version`` lines of a pip freeze: normal name -> (name as written, version)."""
     pins = {}
     for line in text.splitlines():
         match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)==([^\s;#]+)\s*", line)
         if match:
-            pins[normal(match.group(1))] = (match.group(1), match.group(2))
+            pins[normal_name(match.group(1))] = (match.group(1), match.group(2))
     return pins
 
 

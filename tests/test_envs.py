@@ -246,3 +246,13 @@ def test_start_observations_are_gymnasium_first_observations():
     first, _ = envs.make_env("CartPole-v1").reset(seed=8)
     assert starts.shape == (3, 4) and starts.dtype == np.float32
     np.testing.assert_array_equal(starts[1], first)
+
+
+def test_an_unknown_library_is_one_line_naming_the_two():
+    for call in (
+        lambda: envs.check_env_name("CartPole-v1", library="gymnasum"),
+        lambda: envs.start_observations("CartPole-v1", library="gymnasum"),
+    ):
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert _one_line(raised) == "library must be 'gym' or 'gymnasium', got 'gymnasum'."

@@ -3,8 +3,8 @@
 =================  =====================================================================
 ``utils.infra``    infrastructure: runtime setup, paths, headline figures and timing,
                    plots, video, profiling, the command line built from settings
-``utils.envs``     environments: Gym loading and rendering, the grid world, CartPole in
-                   TensorFlow ops, recording wrappers
+``utils.envs``     environments: Gymnasium and gym loading, rendering, the grid world,
+                   CartPole in TensorFlow ops, recording wrappers
 ``utils.rl``       RL building blocks: evaluation, replay, the training scaffold that
                    every trainer shares (settings, history, the "solved" check),
                    checkpoints, and the distributed roles around a Reverb server

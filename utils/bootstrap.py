@@ -88,22 +88,21 @@ def tensorflow_version() -> str | None:
     return None
 
 
+def _major_minor(version: str) -> tuple[int, int]:
+    major, minor = (int(x) for x in re.findall(r"\d+", version)[:2])
+    return major, minor
+
+
 def needs_legacy_keras(tf_version: str | None) -> bool:
     """True for TensorFlow 2.16 and later, whose tf.keras is Keras 3 unless told otherwise."""
     if not tf_version:
         return False
-    major, minor = (int(x) for x in re.findall(r"\d+", tf_version)[:2])
-    return (major, minor) >= (2, 16)
+    return _major_minor(tf_version) >= (2, 16)
 
 
 def is_pinned_environment() -> bool:
     """True in the course's own pinned environment (``make``, the Docker image)."""
     return all(installed(name) == version for name, version in PINNED.items())
-
-
-def _major_minor(version: str) -> tuple[int, int]:
-    major, minor = (int(x) for x in re.findall(r"\d+", version)[:2])
-    return major, minor
 
 
 NEWEST = max(COMPANIONS, key=_major_minor)  # the newest TensorFlow minor the course was tested with
@@ -172,7 +171,8 @@ def read_requirements(path: Path = COLAB_REQUIREMENTS) -> dict[str, str]:
     return pins
 
 
-def _normal(name: str) -> str:
+def normal_name(name: str) -> str:
+    """A distribution's name as pip compares it: ``TF_Keras`` -> ``tf-keras`` (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -200,9 +200,9 @@ def plan_install(tf_version: str) -> tuple[list[str], list[str]]:
     wanted["tf-keras"] = keras if keras.startswith("~=") else f"=={keras}"
     wanted["tensorflow-probability"] = f"=={probability}"
     wanted["tensorboard"] = f"=={board}"
-    todo = {n: spec for n, spec in wanted.items() if not satisfies(installed(_normal(n)), spec)}
-    no_deps = [n + spec for n, spec in todo.items() if _normal(n) == "tf-agents"]
-    normal = [n + spec for n, spec in todo.items() if _normal(n) != "tf-agents"]
+    todo = {n: spec for n, spec in wanted.items() if not satisfies(installed(normal_name(n)), spec)}
+    no_deps = [n + spec for n, spec in todo.items() if normal_name(n) == "tf-agents"]
+    normal = [n + spec for n, spec in todo.items() if normal_name(n) != "tf-agents"]
     return normal, no_deps
 
 

@@ -26,16 +26,21 @@ import re
 
 import numpy as np
 
+from utils import bootstrap
+
+LIBRARIES = ("gym", "gymnasium")  # gym 0.23 for TF-Agents' suite_gym; Gymnasium for the rest
+
+
+def _check_library(library: str) -> None:
+    if library not in LIBRARIES:
+        raise ValueError(f"library must be 'gym' or 'gymnasium', got {library!r}.")
+
 
 def _library_label(library: str) -> str:
     """How messages name a library, with the version installed: 'gym 0.23.0', 'Gymnasium 1.3.0'."""
-    import importlib.metadata
-
     dist, label = ("gymnasium", "Gymnasium") if library == "gymnasium" else ("gym", "gym")
-    try:
-        return f"{label} {importlib.metadata.version(dist)}"
-    except importlib.metadata.PackageNotFoundError:
-        return label
+    version = bootstrap.installed(dist)
+    return f"{label} {version}" if version else label
 
 
 def registered_env_ids() -> list[str]:
@@ -91,8 +96,7 @@ def check_env_name(
         raise ValueError(
             f"Environment name must be a non-empty string like 'CartPole-v1'; got {name!r}."
         )
-    if library not in ("gym", "gymnasium"):
-        raise ValueError(f"library must be 'gym' or 'gymnasium', got {library!r}.")
+    _check_library(library)
     other = "gym" if library == "gymnasium" else "gymnasium"
     listing = {"gym": registered_env_ids, "gymnasium": gymnasium_env_ids}
     ids = listing[library]()
@@ -312,8 +316,7 @@ def start_observations(
     ``library="gym"`` takes them from gym 0.23 (for environments registered only there, such
     as notebook 06's grid world, and for the TF-Agents trainers that load gym's).
     """
-    if library not in ("gymnasium", "gym"):
-        raise ValueError(f"library must be 'gymnasium' or 'gym', not {library!r}.")
+    _check_library(library)
     env = make_env(name) if library == "gymnasium" else make_gym_env(name)
     try:
         starts = [reset_env(env, seed=first_seed + i) for i in range(count)]

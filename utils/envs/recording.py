@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from tf_agents.environments import py_environment, wrappers
 
+from utils import bootstrap
 from utils.envs import render_frame
 from utils.infra.video import DEFAULT_FPS, write_gif, write_mp4
 
@@ -98,6 +99,20 @@ def _env_chain(env: Any, limit: int = 32) -> Iterator[Any]:
                 todo.append(getattr(obj, name, None))
             except Exception:  # a property that fails is not a way down the chain
                 continue
+
+
+def _video_fps(fps: Any, env: Any) -> float:
+    """A video's frame rate: ``fps`` when it is a positive number, :func:`env_fps` for None."""
+    if fps is None:
+        return env_fps(env)
+    if (
+        isinstance(fps, bool)
+        or not isinstance(fps, int | float | np.number)
+        or not math.isfinite(fps)
+        or fps <= 0
+    ):
+        raise ValueError(f"fps must be a positive number, or None to use the env's; got {fps!r}.")
+    return float(fps)
 
 
 def env_fps(env: Any, default: float = DEFAULT_FPS) -> float:
@@ -273,20 +288,12 @@ class RecordVideo(_EpisodeWrapper):
                 "episode_trigger must be a function of the episode index that returns True to "
                 "record it, e.g. every_episode or every_nth_episode(10)."
             )
-        if fps is not None and (
-            isinstance(fps, bool)
-            or not isinstance(fps, int | float | np.number)
-            or not math.isfinite(fps)
-            or fps <= 0
-        ):
-            raise ValueError(
-                f"fps must be a positive number, or None to use the env's; got {fps!r}."
-            )
+        fps = _video_fps(fps, env)
         super().__init__(env)
         self.video_format = video_format
         self.name_prefix = name_prefix
         self.episode_trigger = episode_trigger
-        self.fps = float(fps) if fps is not None else env_fps(env)
+        self.fps = fps
         self.video_folder = self._prepare_folder(Path(video_folder), overwrite)
         self.episode_id = -1
         self.recorded_paths: list[Path] = []
@@ -363,19 +370,13 @@ def moviepy_problem() -> str | None:
     ``None`` as a number: ``TypeError: must be real number, not NoneType``, after the whole
     episode was played.
     """
-    from importlib import metadata
-
-    try:
-        moviepy = metadata.version("moviepy")
-    except metadata.PackageNotFoundError:
+    moviepy = bootstrap.installed("moviepy")
+    if moviepy is None:
         return (
             "moviepy is not installed, and Gymnasium's RecordVideo writes with it: "
             "pip install moviepy==1.0.3 'decorator<5'"
         )
-    try:
-        decorator = metadata.version("decorator")
-    except metadata.PackageNotFoundError:
-        decorator = "0"
+    decorator = bootstrap.installed("decorator") or "0"
     if _major(moviepy) == 1 and _major(decorator) >= 5:
         return (
             f"moviepy {moviepy} with decorator {decorator} loses the frame rate on the way to "
@@ -411,9 +412,7 @@ def gymnasium_recorders(
             "RecordVideo needs frames: make the environment with "
             "gymnasium.make(name, render_mode='rgb_array')."
         )
-    fps = env_fps(env) if fps is None else fps
-    if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
-        raise ValueError(f"fps must be a positive number, or None to use the env's; got {fps!r}.")
+    fps = _video_fps(fps, env)
     env = GymnasiumVideo(
         env,
         video_folder=str(video_folder),
